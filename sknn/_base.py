@@ -1,0 +1,617 @@
+"""The estimator layer shared by every sknn estimator.
+
+An sknn estimator is a plain scikit-learn estimator: ``__init__`` stores its
+parameters, ``fit`` validates the data, builds a skorch :class:`SknnNet`
+(``net_``) around a module from the estimator's ``_build_module`` factory and
+trains it. Classification and regression differ only through the task object
+in :mod:`sknn._task`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from sknn._data import TensorData, as_tensor
+from sknn._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
+from sknn._task import ClassificationTask, RegressionTask
+
+SOLVERS = {
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+    "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+}
+SCHEDULES = ("constant", "warmup_cosine", "onecycle")
+# Up to this many values (n_samples * n_features), float64 input trains in
+# float64 under dtype='auto': as exact as scikit-learn, at no measurable cost.
+AUTO_FLOAT64_MAX_VALUES = 100_000
+# As HistGradientBoosting: hold out a validation set only when data is plentiful.
+AUTO_EARLY_STOPPING_MIN_SAMPLES = 10_000
+
+
+class BaseNeuralEstimator(BaseEstimator):
+    """Fit, partial_fit and prediction plumbing shared by sknn estimators.
+
+    Subclasses define ``_build_module(n_features, n_outputs)`` (the
+    architecture factory), ``_make_task(y, classes)`` and the public methods.
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions(set(SOLVERS))],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "callbacks": [None, list],
+        "dtype": [StrOptions({"auto", "float32", "float64"})],
+    }
+
+    # -- hooks for subclasses -------------------------------------------------
+    def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _make_task(self, y, classes=None, sample_weight=None):
+        raise NotImplementedError
+
+    def _row_weights(self, y, sample_weight):
+        """Per-row loss weights before normalization (classifiers add class_weight)."""
+        return sample_weight
+
+    # -- validation -----------------------------------------------------------
+    def _validate_X(self, X, reset: bool):
+        return self._raise_with_name(
+            validate_data, self, X, reset=reset, accept_sparse="csr", dtype="numeric",
+        )
+
+    def _validate_X_y(self, X, y, reset: bool):
+        X, y = self._raise_with_name(
+            validate_data, self, X, y, reset=reset, accept_sparse="csr",
+            dtype="numeric", multi_output=True,
+            y_numeric=not self._is_classifier(),
+        )
+        if y.ndim == 2 and y.shape[1] == 1 and self._is_classifier():
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. "
+                "Please change the shape of y to (n_samples,), for example using "
+                "ravel().", DataConversionWarning, stacklevel=3,
+            )
+            y = y.ravel()
+        return X, y
+
+    def _raise_with_name(self, function, *args, **kwargs):
+        """Call ``function``; make sure any input error it raises names us."""
+        name = type(self).__name__
+        try:
+            return function(*args, **kwargs)
+        except (ValueError, TypeError) as error:
+            if name in str(error):
+                raise
+            raise type(error)(f"{name}: {error}") from error
+
+    def _is_classifier(self) -> bool:
+        return self.__sklearn_tags__().estimator_type == "classifier"
+
+    # -- fit ----------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, classes=None, incremental=False):
+        continuing = (incremental or self.warm_start) and hasattr(self, "net_")
+        snapshot = self._snapshot() if continuing else None
+        try:
+            return self._fit_unsafe(X, y, sample_weight, classes, incremental,
+                                    continuing)
+        except BaseException:
+            if continuing:
+                self._restore(snapshot)
+            else:
+                self._discard_fitted_state()
+            raise
+
+    def _fit_unsafe(self, X, y, sample_weight, classes, incremental, continuing):
+        name = type(self).__name__
+        X, y = self._validate_X_y(X, y, reset=not continuing)
+        sample_weight = self._raise_with_name(
+            _check_sample_weight, sample_weight, X, dtype=np.float64,
+            ensure_non_negative=True,
+        )
+        task = self.task_ if continuing else self._make_task(y, classes, sample_weight)
+        y_encoded = task.encode(y, name)
+        weights = self._row_weights(y, sample_weight)
+
+        device = self._resolve_device()
+        seed = self._seed() + (self.n_iter_ if continuing else 0)
+        early_stopping = self._early_stopping_active(len(y)) and not incremental
+        train_idx, valid_idx = self._split(y, seed, early_stopping)
+        weight_tensor = self._normalized_weights(weights, train_idx)
+
+        dtype = self.net_.module_dtype() if continuing else self._compute_dtype(X, device)
+        X_data = as_tensor(X, device, dtype)
+        y_data = y_encoded.to(device, dtype if y_encoded.is_floating_point() else None)
+        w_data = None if weight_tensor is None else weight_tensor.to(device, dtype)
+        fit_data = FitData(
+            TensorData(X_data, y_data, w_data, indices=train_idx, device=device),
+            None if valid_idx is None
+            else TensorData(X_data, y_data, w_data, indices=valid_idx, device=device),
+        )
+        batch_size = self._batch_size(len(fit_data.train))
+        epochs = 1 if incremental else self.max_iter
+
+        with self._torch_context(device, seed):
+            if continuing:
+                net = self.net_
+                net.generator.manual_seed(seed)
+            else:
+                net = self._make_net(X.shape[1], task, device, dtype, seed, batch_size,
+                                     n_train=len(fit_data.train),
+                                     validation=valid_idx is not None)
+            net.batch_size = batch_size
+            self._prepare_callbacks(net, fit_data, incremental)
+            net.partial_fit(fit_data, epochs=epochs)
+
+        if net.diverged_:
+            raise ValueError(
+                f"{name}: training diverged (the training loss became "
+                f"{net.history[-1, 'train_loss']} at epoch {len(net.history)}). "
+                "Lower learning_rate_init, scale X (e.g. StandardScaler), or "
+                "check X and y for extreme values."
+            )
+        self.task_ = task
+        self.net_ = net
+        self._set_fitted_attributes(net, validation=valid_idx is not None)
+        self._warn_after_training(net, incremental)
+        return self
+
+    def _make_net(self, n_features, task, device, dtype, seed, batch_size, n_train,
+                  validation):
+        optimizer, optimizer_kwargs = SOLVERS[self.solver]
+        n_batches = -(-n_train // batch_size)
+        callbacks = [
+            ("convergence", ConvergenceMonitor(
+                tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                monitor_validation=validation,
+            )),
+        ]
+        if self.learning_rate != "constant":
+            callbacks.append(("lr_schedule", StepSchedule(
+                self.learning_rate, total_steps=self.max_iter * n_batches,
+            )))
+        callbacks += list(self.callbacks or [])
+        net = SknnNet(
+            module=self._build_module(n_features, task.n_outputs).to(dtype),
+            criterion=task.make_criterion(),
+            optimizer=optimizer,
+            lr=self.learning_rate_init,
+            batch_size=batch_size,
+            max_epochs=self.max_iter,
+            train_split=None,
+            callbacks=callbacks,
+            verbose=int(self.verbose),
+            device=str(device),
+            validation_score=task.validation_score,
+            generator=torch.Generator().manual_seed(seed),
+            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
+            optimizer__weight_decay=self.alpha,
+        )
+        return net.initialize()
+
+    @staticmethod
+    def _prepare_callbacks(net, fit_data, incremental):
+        """Point sknn's own callbacks at this call's data and mode."""
+        for _, callback in net.callbacks_:
+            if isinstance(callback, ConvergenceMonitor):
+                callback.monitor_validation = fit_data.valid is not None
+                callback.enabled = not incremental
+            elif isinstance(callback, StepSchedule) and not incremental:
+                callback.step_ = 0  # a new fit (warm start too) restarts the schedule
+
+    def _set_fitted_attributes(self, net, validation: bool):
+        history = net.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(row["train_loss"]) for row in history]
+        scores = [row["valid_score"] for row in history if "valid_score" in row]
+        if validation:
+            self.validation_scores_ = [float(s) for s in scores]
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        self.n_outputs_ = self.task_.n_outputs
+        if isinstance(self.task_, ClassificationTask):
+            self.classes_ = self.task_.classes
+
+    def _warn_after_training(self, net, incremental):
+        name = type(self).__name__
+        if net.interrupted_:
+            warnings.warn(
+                f"{name}: fit was interrupted (KeyboardInterrupt) after "
+                f"{len(net.history)} epochs; the model keeps the weights trained so "
+                "far (the best validation epoch's when early stopping).",
+                UserWarning, stacklevel=3,
+            )
+        elif not incremental and not net.stop_training_:
+            warnings.warn(
+                f"{name}: stochastic optimizer reached max_iter={self.max_iter} "
+                "epochs and the optimization hasn't converged yet.",
+                ConvergenceWarning, stacklevel=3,
+            )
+
+    # -- fit helpers --------------------------------------------------------------
+    def _snapshot(self):
+        state = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        module_state = copy.deepcopy(self.net_.module_.state_dict())
+        optimizer_state = copy.deepcopy(self.net_.optimizer_.state_dict())
+        return state, module_state, optimizer_state, len(self.net_.history)
+
+    def _restore(self, snapshot):
+        state, module_state, optimizer_state, n_epochs = snapshot
+        self._discard_fitted_state()
+        vars(self).update(state)
+        self.net_.module_.load_state_dict(module_state)
+        self.net_.optimizer_.load_state_dict(optimizer_state)
+        del self.net_.history[n_epochs:]
+
+    def _discard_fitted_state(self):
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, key)
+
+    def _seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _early_stopping_active(self, n_samples: int) -> bool:
+        if self.early_stopping == "auto":
+            return n_samples > AUTO_EARLY_STOPPING_MIN_SAMPLES
+        return bool(self.early_stopping)
+
+    def _split(self, y, seed, early_stopping):
+        """Row indices of the training and validation sets (None: no validation)."""
+        if not early_stopping:
+            return None, None
+        rows = np.arange(len(y))
+        stratify = y if self._is_classifier() and y.ndim == 1 else None
+        if stratify is not None and np.unique(y, return_counts=True)[1].min() < 2:
+            stratify = None
+        try:
+            train, valid = train_test_split(
+                rows, test_size=self.validation_fraction, random_state=seed,
+                stratify=stratify,
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"{type(self).__name__}: cannot hold out validation_fraction="
+                f"{self.validation_fraction} of {len(y)} samples for early stopping "
+                f"({error}). Use more samples or early_stopping=False."
+            ) from error
+        return torch.as_tensor(np.sort(train)), torch.as_tensor(np.sort(valid))
+
+    def _normalized_weights(self, weights, train_idx):
+        """Row weights scaled to mean 1 on the training rows (None if all equal)."""
+        if weights is None:
+            return None
+        weights = np.asarray(weights, dtype=np.float64)
+        train_weights = weights if train_idx is None else weights[train_idx.numpy()]
+        if np.all(train_weights == train_weights[0]) and train_weights[0] > 0:
+            return None
+        total = train_weights.mean()
+        if not total > 0:
+            raise ValueError(
+                f"{type(self).__name__}: sample weights of the training rows sum to "
+                f"{train_weights.sum()}; at least one must be positive."
+            )
+        return torch.as_tensor(weights / total)  # float64; cast on the device
+
+    def _batch_size(self, n_train: int) -> int:
+        if self.batch_size == "auto":
+            return min(256, n_train)
+        return min(self.batch_size, n_train)
+
+    def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
+        """Floating-point type of the weights and data (see the ``dtype`` parameter)."""
+        if self.dtype == "auto":
+            small = X.shape[0] * X.shape[1] <= AUTO_FLOAT64_MAX_VALUES
+            exact = X.dtype == np.float64 and small and device.type == "cpu"
+            return torch.float64 if exact else torch.float32
+        return getattr(torch, self.dtype)
+
+    def _resolve_device(self) -> torch.device:
+        return resolve_device(self.device, type(self).__name__)
+
+    @contextlib.contextmanager
+    def _torch_context(self, device: torch.device, seed: int | None = None):
+        """Pin torch's threads; with a seed, fork the global RNG and seed it."""
+        with torch_threads(self.n_threads):
+            if seed is None:
+                yield
+                return
+            cuda_devices = [device] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda_devices):
+                torch.manual_seed(seed)
+                yield
+
+    # -- predict ------------------------------------------------------------------
+    def _predict_outputs(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        device = torch.device(self.net_.device)
+        data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
+        with self._torch_context(device):
+            return self.net_.predict_outputs(data)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def resolve_device(device, estimator_name: str) -> torch.device:
+    """Turn the ``device`` parameter into a usable :class:`torch.device`.
+
+    'auto' picks the first CUDA device when one is available, else the CPU.
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"{estimator_name}: device={device!r} is not a device; expected 'auto', "
+            "'cpu', 'cuda' or 'cuda:N'."
+        ) from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{estimator_name}: device={device!r} was requested but CUDA is not "
+                "available here; use device='auto' or 'cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{estimator_name}: device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are visible."
+            )
+    elif resolved.type != "cpu":
+        raise ValueError(
+            f"{estimator_name}: device={device!r} is not supported; expected 'auto', "
+            "'cpu', 'cuda' or 'cuda:N'."
+        )
+    return resolved
+
+
+def default_n_threads() -> int:
+    """Threads torch uses when ``n_threads=None``.
+
+    An explicit ``OMP_NUM_THREADS`` wins (joblib's loky workers set it to
+    ``cpu_count // n_jobs``, so parallel searches do not oversubscribe).
+    Otherwise torch's own default, the number of physical cores.
+    """
+    from_env = os.environ.get("OMP_NUM_THREADS", "")
+    if from_env.isdigit() and int(from_env) > 0:
+        return int(from_env)
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None):
+    """Run torch with ``n_threads`` intra-op threads, restoring the old count after."""
+    wanted = default_n_threads() if n_threads is None else n_threads
+    previous = torch.get_num_threads()
+    if wanted != previous:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if wanted != previous:
+            torch.set_num_threads(previous)
+
+
+class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
+    """Public classifier API: labels, probabilities, class weights, partial_fit."""
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    def _make_task(self, y, classes=None, sample_weight=None):
+        return ClassificationTask.from_target(y, type(self).__name__, classes)
+
+    def _row_weights(self, y, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        class_weights = compute_sample_weight(self.class_weight, y)
+        return class_weights if sample_weight is None else class_weights * sample_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on labelled data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse CSR is densified one minibatch at a time.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (strings, integers or booleans), or a binary label
+            indicator matrix for multilabel classification.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on the given data, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like of shape (n_classes,), default=None
+            All labels that will ever appear; required on the first call unless
+            ``y`` is a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        if hasattr(self, "net_"):
+            if classes is not None and not np.array_equal(
+                np.unique(classes), self.classes_
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}.partial_fit: classes={list(classes)} "
+                    f"differ from the first call's classes_={self.classes_.tolist()}."
+                )
+        elif classes is None and type_of_target(y) != "multilabel-indicator":
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit needs classes=... (all labels "
+                "that will ever appear) on its first call."
+            )
+        return self._fit(X, y, sample_weight, classes=classes, incremental=True)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; for multilabel ``y``,
+            the probability of each label.
+        """
+        outputs = self._predict_outputs(X)
+        return self.task_.proba(outputs)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        outputs = self._predict_outputs(X)
+        if self.task_.multilabel:
+            return torch.nn.functional.logsigmoid(outputs).numpy()
+        return torch.log_softmax(outputs, dim=1).numpy()
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        outputs = self._predict_outputs(X)
+        return self.task_.predict(outputs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
+    """Public regressor API: standardized targets, 1-D or multi-output."""
+
+    def _make_task(self, y, classes=None, sample_weight=None):
+        return RegressionTask.from_target(y, sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse CSR is densified one minibatch at a time.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; standardized inside and mapped back at prediction.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on the given data, continuing from the current weights.
+
+        The first call fixes the target standardization from its ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted values.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            1-D when ``y`` was 1-D in ``fit``.
+        """
+        outputs = self._predict_outputs(X)
+        return self.task_.predict(outputs)

@@ -1,0 +1,273 @@
+"""Multilayer perceptron estimators."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
+from sknn.modules.mlp import ACTIVATION_NAMES, MLP
+
+_MLP_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions(set(ACTIVATION_NAMES))],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+}
+
+
+class _MLPArchitecture:
+    """Module factory shared by the MLP classifier and regressor."""
+
+    def _build_module(self, n_features, n_outputs):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
+            raise ValueError(
+                f"{type(self).__name__}: hidden_layer_sizes must be positive integers; "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return MLP(n_features, n_outputs, hidden_layer_sizes=sizes,
+                   activation=self.activation, dropout=self.dropout)
+
+
+_SHARED_PARAMS_DOC = """
+    hidden_layer_sizes : int or sequence of int, default=(256, 256)
+        Width of each hidden layer.
+    activation : {'relu', 'gelu', 'silu', 'tanh', 'logistic', 'leaky_relu', \
+'selu', 'identity'}, default='relu'
+        Activation after each hidden layer.
+    dropout : float in [0, 1), default=0.0
+        Dropout probability after each hidden activation.
+    alpha : float, default=1e-4
+        Weight decay (L2 penalty; decoupled from the gradient for 'adamw').
+    solver : {'adam', 'adamw', 'sgd'}, default='adam'
+        Optimizer; 'sgd' uses Nesterov momentum 0.9.
+    learning_rate_init : float, default=1e-3
+        Initial (peak) learning rate.
+    learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='constant'
+        Learning-rate schedule, stepped every minibatch over ``max_iter``
+        epochs: constant; linear warm-up over 5% of the steps then cosine decay
+        to zero; or one-cycle (cosine up from lr/25 over 30%, then down).
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; 'auto' is ``min(256, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    early_stopping : bool or 'auto', default='auto'
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers), stop when its score has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the best epoch's weights.
+        'auto' enables it when there are more than 10,000 samples. Without it,
+        training stops when the training loss stalls the same way.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    tol : float, default=1e-4
+        Minimum improvement that resets the ``n_iter_no_change`` count.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, dropout, shuffling and the validation
+        split. The same int gives bit-identical models on the CPU; the global
+        torch and numpy random states are left untouched.
+    device : str or torch.device, default='auto'
+        'auto' (the first GPU when CUDA is available, else the CPU), 'cpu',
+        'cuda' or 'cuda:N'.
+    n_threads : int or None, default=None
+        Torch CPU threads during fit and predict (restored afterwards). None
+        follows ``OMP_NUM_THREADS`` when set (joblib's workers set it to
+        ``cpu_count // n_jobs``), else torch's default.
+    verbose : int, default=0
+        0 is silent; 1 or more prints skorch's per-epoch table.
+    warm_start : bool, default=False
+        Let a new ``fit`` continue from the current weights.
+    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+        Extra skorch callbacks for the net (checkpointing, logging, ...).
+    dtype : {'auto', 'float32', 'float64'}, default='auto'
+        Floating-point type of the weights and of the data on the device.
+        'auto' trains small float64 inputs (at most 100,000 values) on the CPU
+        in float64, as exactly as scikit-learn and at no measurable cost, and
+        everything else in float32, the fast type on CPUs and GPUs."""
+
+_SHARED_ATTRIBUTES_DOC = """
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the PyTorch module.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X was a DataFrame with string column names.
+    n_outputs_ : int
+        Width of the network's output layer.
+    n_iter_ : int
+        Epochs trained (accumulated over ``warm_start`` fits and ``partial_fit``).
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    validation_scores_ : list of float or None
+        Validation score of each epoch, when early stopping held out data.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    best_loss_ : float or None
+        Lowest training loss, when early stopping is off."""
+
+
+class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
+    __doc__ = f"""Multilayer perceptron classifier trained with PyTorch through skorch.
+
+    Binary, multiclass and multilabel classification on dense or sparse
+    numeric data, on the CPU or a GPU. Training slices minibatches from tensors
+    kept on the device, so it runs at the speed of a hand-written PyTorch loop.
+
+    Parameters
+    ----------{_SHARED_PARAMS_DOC}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the loss, as in scikit-learn; multiplied
+        with ``sample_weight``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (``arange(n_labels)`` for multilabel y).{_SHARED_ATTRIBUTES_DOC}
+
+    See Also
+    --------
+    MLPRegressor : The regression counterpart.
+    sklearn.neural_network.MLPClassifier : scikit-learn's CPU-only MLP.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sknn import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralClassifier._parameter_constraints, **_MLP_CONSTRAINTS
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        activation="relu",
+        *,
+        dropout=0.0,
+        alpha=1e-4,
+        solver="adam",
+        learning_rate_init=1e-3,
+        learning_rate="constant",
+        batch_size="auto",
+        max_iter=200,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        class_weight=None,
+        random_state=None,
+        device="auto",
+        n_threads=None,
+        verbose=0,
+        warm_start=False,
+        callbacks=None,
+        dtype="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+        self.dtype = dtype
+
+
+class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
+    __doc__ = f"""Multilayer perceptron regressor trained with PyTorch through skorch.
+
+    Single- and multi-output regression on dense or sparse numeric data, on the
+    CPU or a GPU. Targets are standardized inside and mapped back.
+
+    Parameters
+    ----------{_SHARED_PARAMS_DOC}
+
+    Attributes
+    ----------{_SHARED_ATTRIBUTES_DOC}
+
+    See Also
+    --------
+    MLPClassifier : The classification counterpart.
+    sklearn.neural_network.MLPRegressor : scikit-learn's CPU-only MLP.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sknn import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor(random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints, **_MLP_CONSTRAINTS
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        activation="relu",
+        *,
+        dropout=0.0,
+        alpha=1e-4,
+        solver="adam",
+        learning_rate_init=1e-3,
+        learning_rate="constant",
+        batch_size="auto",
+        max_iter=200,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        n_threads=None,
+        verbose=0,
+        warm_start=False,
+        callbacks=None,
+        dtype="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+        self.dtype = dtype

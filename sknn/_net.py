@@ -1,0 +1,310 @@
+"""The skorch net that every sknn estimator builds in ``fit`` (``net_``).
+
+``SknnNet`` is a :class:`skorch.NeuralNet` whose data path and inner loop are
+lean: batches are slices of device tensors (:mod:`sknn._data`), the epoch loss
+is accumulated on the device and read once per epoch, and per-batch history
+rows are not kept. Callbacks, history, initialization, ``set_params`` and
+device-aware pickling are skorch's own, so skorch callbacks passed by the user
+(checkpoints, LR schedulers, gradient clipping, progress bars) work as usual.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PrintLog
+
+from sknn._data import BatchIterator, TensorData
+
+
+class FitData:
+    """Training and optional validation sets, handed to ``SknnNet.partial_fit``."""
+
+    def __init__(self, train: TensorData, valid: TensorData | None = None):
+        self.train = train
+        self.valid = valid
+
+
+def _overrides(callback: Callback, method: str) -> bool:
+    return getattr(type(callback), method) is not getattr(Callback, method)
+
+
+class SknnNet(NeuralNet):
+    """skorch net with tensor minibatches and a weighted, per-row loss.
+
+    Extra parameters beyond :class:`skorch.NeuralNet`:
+
+    Parameters
+    ----------
+    validation_score : callable or None
+        ``f(outputs, y, weight) -> float`` computed on the validation set every
+        epoch and recorded as ``valid_score`` (higher is better).
+    clip_grad_norm : float or None
+        Clip the global gradient norm to this value before each step.
+    generator : torch.Generator or None
+        Source of the per-epoch shuffles.
+    predict_batch_size : int
+        Rows per forward pass at prediction time.
+    """
+
+    def __init__(self, *args, validation_score=None, clip_grad_norm=None,
+                 generator=None, predict_batch_size=8192, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.validation_score = validation_score
+        self.clip_grad_norm = clip_grad_norm
+        self.generator = generator
+        self.predict_batch_size = predict_batch_size
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [("epoch_timer", EpochTimer())]
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        self._notify_grad = any(
+            _overrides(cb, "on_grad_computed") for _, cb in self.callbacks_
+        )
+        return self
+
+    # -- data ---------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorData):
+            return X
+        raise TypeError(
+            f"SknnNet expects sknn TensorData, got {type(X).__name__}; "
+            "call the sknn estimator rather than its net_ directly."
+        )
+
+    def get_iterator(self, dataset, training=False):
+        if training:
+            return BatchIterator(dataset, self.batch_size, shuffle=True,
+                                 generator=self.generator)
+        return BatchIterator(dataset, max(self.batch_size, self.predict_batch_size))
+
+    # -- history without a row per batch ------------------------------------
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        pass
+
+    # -- loss ---------------------------------------------------------------
+    def get_loss(self, y_pred, y_true, X=None, training=False, weight=None):
+        per_element = self.criterion_(y_pred, y_true)
+        per_row = per_element.reshape(len(per_element), -1).mean(dim=1)
+        if weight is None:
+            return per_row.mean()
+        # Weights are normalized to mean 1 over the training set, so this is
+        # an unbiased estimate of the weighted mean loss.
+        return (per_row * weight).mean()
+
+    # -- steps ----------------------------------------------------------------
+    def train_step(self, batch, **fit_params):
+        X, y, weight = batch
+        self.optimizer_.zero_grad(set_to_none=True)
+        y_pred = self.module_(X)
+        loss = self.get_loss(y_pred, y, X=X, training=True, weight=weight)
+        loss.backward()
+        if self._notify_grad:
+            self.notify(
+                "on_grad_computed",
+                named_parameters=list(self.get_all_learnable_params()),
+                batch=batch, training=True,
+            )
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.clip_grad_norm)
+        self.optimizer_.step()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        X, y, weight = batch
+        y_pred = self.module_(X)
+        loss = self.get_loss(y_pred, y, X=X, training=False, weight=weight)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if iterator is None:
+            return
+        self.module_.train(training)
+        loss_sum = torch.zeros((), device=self.device)
+        n_rows = 0
+        outputs = []
+        with torch.set_grad_enabled(training):
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                batch_rows = len(batch[0])
+                loss_sum += step["loss"].detach() * batch_rows
+                n_rows += batch_rows
+                if not training:
+                    outputs.append(step["y_pred"])
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        self.history.record(prefix + "_loss", (loss_sum / max(n_rows, 1)).item())
+        self.history.record(prefix + "_batch_count", len(iterator))
+        if not training and self.validation_score is not None:
+            y, weight = iterator.data.targets()
+            score = self.validation_score(torch.cat(outputs), y, weight)
+            self.history.record("valid_score", score)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """Train for ``epochs`` epochs on a :class:`FitData`.
+
+        Stops early when a callback sets ``net.stop_training_``; records a
+        Ctrl-C in ``net.interrupted_`` before skorch swallows it.
+        """
+        self.check_training_readiness()
+        epochs = self.max_epochs if epochs is None else epochs
+        train, valid = X.train, X.valid
+        on_epoch_kwargs = {"dataset_train": train, "dataset_valid": valid}
+        iterator_train = self.get_iterator(train, training=True)
+        iterator_valid = None if valid is None else self.get_iterator(valid)
+        self.stop_training_ = False
+        self.interrupted_ = False
+        try:
+            for _ in range(epochs):
+                self.notify("on_epoch_begin", **on_epoch_kwargs)
+                self.run_single_epoch(iterator_train, training=True, prefix="train",
+                                      step_fn=self.train_step)
+                with torch.no_grad():
+                    self.run_single_epoch(iterator_valid, training=False,
+                                          prefix="valid",
+                                          step_fn=self.validation_step)
+                self.notify("on_epoch_end", **on_epoch_kwargs)
+                if self.stop_training_:
+                    break
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
+        return self
+
+    # -- prediction -----------------------------------------------------------
+    def module_dtype(self) -> torch.dtype:
+        """Floating-point type of the module's parameters."""
+        return next(self.module_.parameters()).dtype
+
+    def predict_outputs(self, data: TensorData) -> torch.Tensor:
+        """Raw module outputs for every row of ``data``, on the CPU."""
+        self.module_.eval()
+        outputs = []
+        with torch.inference_mode():
+            for X, _, _ in self.get_iterator(data, training=False):
+                outputs.append(self.module_(X))
+        return torch.cat(outputs).cpu()
+
+
+class ConvergenceMonitor(Callback):
+    """Stop when the monitored quantity stalls; keep and restore the best weights.
+
+    Mirrors scikit-learn's MLP: with a validation set, stop when
+    ``valid_score`` has not improved by ``tol`` for ``n_iter_no_change``
+    epochs and restore the weights of the best epoch; without one, stop when
+    ``train_loss`` has not decreased by ``tol`` for as long. A non-finite
+    training loss stops training at once and is recorded in ``net.diverged_``.
+    """
+
+    def __init__(self, tol=1e-4, n_iter_no_change=10, monitor_validation=False,
+                 enabled=True):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.monitor_validation = monitor_validation
+        self.enabled = enabled
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.best_ = -math.inf if self.monitor_validation else math.inf
+        self.stalled_epochs_ = 0
+        self.best_state_ = None
+        self.best_epoch_ = None
+        net.diverged_ = False
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        if not math.isfinite(row["train_loss"]):
+            net.diverged_ = True
+            net.stop_training_ = True
+            return
+        if self.monitor_validation:
+            self._update(net, row["valid_score"], higher_is_better=True)
+        else:
+            self._update(net, row["train_loss"], higher_is_better=False)
+
+    def _update(self, net, value, higher_is_better):
+        sign = 1.0 if higher_is_better else -1.0
+        if sign * value < sign * self.best_ + self.tol:
+            self.stalled_epochs_ += 1
+        else:
+            self.stalled_epochs_ = 0
+        if sign * value > sign * self.best_:
+            self.best_ = value
+            self.best_epoch_ = len(net.history)
+            if self.monitor_validation:
+                self.best_state_ = copy.deepcopy(net.module_.state_dict())
+        if self.enabled and self.stalled_epochs_ > self.n_iter_no_change:
+            net.stop_training_ = True
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+        self.best_state_ = None
+
+
+class StepSchedule(Callback):
+    """Per-batch learning-rate schedule over a fixed number of steps.
+
+    Parameters
+    ----------
+    kind : {'constant', 'warmup_cosine', 'onecycle'}
+        'warmup_cosine': linear warm-up over the first ``warmup_fraction`` of
+        the steps, then cosine decay to zero. 'onecycle': cosine rise from
+        ``lr / 25`` to ``lr`` over the first 30% of the steps, then cosine
+        decay to ``lr / 1e4`` (Smith & Topin 2019).
+    total_steps : int
+    warmup_fraction : float
+    """
+
+    def __init__(self, kind="constant", total_steps=1, warmup_fraction=0.05):
+        self.kind = kind
+        self.total_steps = total_steps
+        self.warmup_fraction = warmup_fraction
+
+    def initialize(self):
+        self.step_ = 0
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.base_lrs_ = [group.get("initial_lr", group["lr"])
+                          for group in net.optimizer_.param_groups]
+        for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["initial_lr"] = lr
+        self._apply(net)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.step_ += 1
+            self._apply(net)
+
+    def factor(self, step: int) -> float:
+        """Multiplier of the initial learning rate at ``step``."""
+        progress = min(step / max(self.total_steps, 1), 1.0)
+        if self.kind == "warmup_cosine":
+            if progress < self.warmup_fraction:
+                return (step + 1) / max(self.warmup_fraction * self.total_steps, 1)
+            rest = (progress - self.warmup_fraction) / (1 - self.warmup_fraction)
+            return 0.5 * (1 + math.cos(math.pi * rest))
+        if self.kind == "onecycle":
+            peak, start, end = 0.3, 1 / 25, 1e-4
+            if progress < peak:
+                return _cosine_between(start, 1.0, progress / peak)
+            return _cosine_between(1.0, end, (progress - peak) / (1 - peak))
+        return 1.0
+
+    def _apply(self, net):
+        factor = self.factor(self.step_)
+        for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["lr"] = lr * factor
+
+
+def _cosine_between(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) * 0.5 * (1 + math.cos(math.pi * fraction))

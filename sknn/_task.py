@@ -1,0 +1,171 @@
+"""What differs between classification and regression, in one place.
+
+A task turns validated ``y`` into the tensor the loss needs, chooses that
+loss, turns network outputs back into predictions and scores a validation
+set. Estimators hold a fitted task in ``task_``; everything else in the
+training path is shared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from torch import nn
+
+
+class ClassificationTask:
+    """Single-label (binary or multiclass) or multilabel-indicator classification.
+
+    Parameters
+    ----------
+    classes : ndarray
+        Sorted class labels (single-label) or ``arange(n_labels)`` (multilabel).
+    multilabel : bool
+    """
+
+    def __init__(self, classes: np.ndarray, multilabel: bool = False):
+        self.classes = classes
+        self.multilabel = multilabel
+
+    @classmethod
+    def from_target(cls, y, estimator_name: str, classes=None) -> ClassificationTask:
+        """Learn the classes from ``y`` (or take the given ``classes``)."""
+        check_classification_targets(y)
+        target_type = type_of_target(y)
+        if target_type == "multilabel-indicator":
+            return cls(np.arange(y.shape[1]), multilabel=True)
+        if target_type.startswith("multiclass-multioutput"):
+            raise ValueError(
+                f"{estimator_name} supports single-label and multilabel-indicator "
+                f"targets; got a {target_type} y of shape {np.shape(y)}."
+            )
+        found = np.unique(y)
+        if classes is not None:
+            classes = np.unique(classes)
+            unknown = np.setdiff1d(found, classes)
+            if len(unknown):
+                raise ValueError(
+                    f"{estimator_name}: y contains labels {unknown.tolist()} that are "
+                    f"not in classes={classes.tolist()}."
+                )
+            found = classes
+        if len(found) < 2:
+            raise ValueError(
+                f"{estimator_name} needs samples of at least 2 classes in the data; "
+                f"got only one class: {found.tolist()}."
+            )
+        return cls(found)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the network's last layer."""
+        return len(self.classes)
+
+    def make_criterion(self) -> nn.Module:
+        if self.multilabel:
+            return nn.BCEWithLogitsLoss(reduction="none")
+        return nn.CrossEntropyLoss(reduction="none")
+
+    def encode(self, y, estimator_name: str) -> torch.Tensor:
+        """Class indices (int64) or label indicators (float) for ``y``."""
+        if self.multilabel:
+            if np.ndim(y) != 2 or np.shape(y)[1] != len(self.classes):
+                raise ValueError(
+                    f"{estimator_name} was fitted on a multilabel y with "
+                    f"{len(self.classes)} labels; got y of shape {np.shape(y)}."
+                )
+            return torch.as_tensor(np.asarray(y, dtype=np.float64))
+        y = np.asarray(y).ravel()
+        codes = np.searchsorted(self.classes, y)
+        codes = np.clip(codes, 0, len(self.classes) - 1)
+        unseen = self.classes[codes] != y
+        if unseen.any():
+            raise ValueError(
+                f"{estimator_name}: y contains labels {np.unique(y[unseen]).tolist()} "
+                f"unseen at the first fit (classes_={self.classes.tolist()})."
+            )
+        return torch.as_tensor(codes, dtype=torch.int64)
+
+    def proba(self, outputs: torch.Tensor) -> np.ndarray:
+        if self.multilabel:
+            return torch.sigmoid(outputs).numpy()
+        return torch.softmax(outputs, dim=1).numpy()
+
+    def predict(self, outputs: torch.Tensor) -> np.ndarray:
+        if self.multilabel:
+            return (outputs > 0).numpy().astype(int)
+        return self.classes[outputs.argmax(dim=1).numpy()]
+
+    def validation_score(self, outputs, y, weight) -> float:
+        """Accuracy (subset accuracy for multilabel), weighted when weights given."""
+        if self.multilabel:
+            correct = ((outputs > 0) == (y > 0.5)).all(dim=1)
+        else:
+            correct = outputs.argmax(dim=1) == y
+        return _weighted_mean(correct.float(), weight)
+
+
+class RegressionTask:
+    """Regression on standardized targets, mapped back at prediction.
+
+    Parameters
+    ----------
+    mean, scale : ndarray of shape (n_outputs,)
+    one_dimensional : bool
+        Whether ``y`` was 1-D (predictions are then 1-D too).
+    """
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, one_dimensional: bool):
+        self.mean = mean
+        self.scale = scale
+        self.one_dimensional = one_dimensional
+
+    @classmethod
+    def from_target(cls, y, sample_weight=None) -> RegressionTask:
+        """Learn the (sample-weighted) mean and standard deviation of each output."""
+        y = np.asarray(y, dtype=np.float64)
+        y2d = y.reshape(len(y), -1)
+        if sample_weight is not None and np.sum(sample_weight) <= 0:
+            sample_weight = None
+        mean = np.average(y2d, axis=0, weights=sample_weight)
+        scale = np.sqrt(np.average((y2d - mean) ** 2, axis=0, weights=sample_weight))
+        scale[~(scale > 0)] = 1.0
+        return cls(mean, scale, one_dimensional=y.ndim == 1)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.mean)
+
+    def make_criterion(self) -> nn.Module:
+        return nn.MSELoss(reduction="none")
+
+    def encode(self, y, estimator_name: str) -> torch.Tensor:
+        y2d = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if y2d.shape[1] != self.n_outputs:
+            raise ValueError(
+                f"{estimator_name} was fitted on y with {self.n_outputs} output(s); "
+                f"got y of shape {np.shape(y)}."
+            )
+        return torch.as_tensor((y2d - self.mean) / self.scale)  # cast on the device
+
+    def predict(self, outputs: torch.Tensor) -> np.ndarray:
+        values = outputs.double().numpy() * self.scale + self.mean
+        return values.ravel() if self.one_dimensional else values
+
+    def validation_score(self, outputs, y, weight) -> float:
+        """R² averaged uniformly over outputs (invariant to the standardization)."""
+        w = torch.ones(len(y), device=y.device) if weight is None else weight
+        w = w[:, None]
+        mean = (w * y).sum(0) / w.sum()
+        residual = (w * (y - outputs) ** 2).sum(0)
+        total = (w * (y - mean) ** 2).sum(0)
+        r2 = torch.where(total > 0, 1 - residual / total.clamp_min(1e-12),
+                         torch.zeros_like(total))
+        return r2.mean().item()
+
+
+def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> float:
+    if weight is None:
+        return values.mean().item()
+    return ((values * weight).sum() / weight.sum()).item()

@@ -1,0 +1,91 @@
+"""Multilayer perceptron module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "selu": nn.SELU,
+}
+
+ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+
+
+def make_activation(name: str) -> nn.Module:
+    """Return a fresh activation module from its name.
+
+    Parameters
+    ----------
+    name : str
+        One of ``ACTIVATION_NAMES`` ('identity', 'logistic', 'tanh', 'relu',
+        'leaky_relu', 'gelu', 'silu', 'selu').
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    try:
+        return _ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(
+            f"Unknown activation {name!r}; expected one of {ACTIVATION_NAMES}."
+        ) from None
+
+
+class MLP(nn.Module):
+    """Fully connected network: ``[Linear -> activation -> dropout] * k -> Linear``.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features.
+    n_outputs : int
+        Number of outputs (logits for classification, values for regression).
+    hidden_layer_sizes : sequence of int
+        Width of each hidden layer; empty for a linear model.
+    activation : str, default='relu'
+        Name of the activation after each hidden layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.modules import MLP
+    >>> net = MLP(4, 3, hidden_layer_sizes=(16, 16))
+    >>> net(torch.zeros(2, 4)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        hidden_layer_sizes: Sequence[int] = (100,),
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for size in hidden_layer_sizes:
+            layers.append(nn.Linear(width, size))
+            layers.append(make_activation(activation))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))

@@ -94,9 +94,9 @@ class SknnNet(NeuralNet):
     # -- loss ---------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False, weight=None):
         per_element = self.criterion_(y_pred, y_true)
-        per_row = per_element.reshape(len(per_element), -1).mean(dim=1)
         if weight is None:
-            return per_row.mean()
+            return per_element.mean()
+        per_row = per_element if per_element.ndim == 1 else per_element.mean(dim=1)
         # Weights are normalized to mean 1 over the training set, so this is
         # an unbiased estimate of the weighted mean loss.
         return (per_row * weight).mean()
@@ -137,7 +137,7 @@ class SknnNet(NeuralNet):
                 self.notify("on_batch_begin", batch=batch, training=training)
                 step = step_fn(batch, **fit_params)
                 batch_rows = len(batch[0])
-                loss_sum += step["loss"].detach() * batch_rows
+                loss_sum.add_(step["loss"].detach(), alpha=batch_rows)
                 n_rows += batch_rows
                 if not training:
                     outputs.append(step["y_pred"])

@@ -21,9 +21,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -254,13 +254,13 @@ class BaseNeuralEstimator(BaseEstimator):
                 f"{name}: fit was interrupted (KeyboardInterrupt) after "
                 f"{len(net.history)} epochs; the model keeps the weights trained so "
                 "far (the best validation epoch's when early stopping).",
-                UserWarning, stacklevel=3,
+                UserWarning, stacklevel=6,
             )
         elif not incremental and not net.stop_training_:
             warnings.warn(
                 f"{name}: stochastic optimizer reached max_iter={self.max_iter} "
                 "epochs and the optimization hasn't converged yet.",
-                ConvergenceWarning, stacklevel=3,
+                ConvergenceWarning, stacklevel=6,
             )
 
     # -- fit helpers --------------------------------------------------------------

@@ -26,6 +26,8 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _check_y,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -91,12 +93,20 @@ class BaseNeuralEstimator(BaseEstimator):
             validate_data, self, X, reset=reset, accept_sparse="csr", dtype="numeric",
         )
 
+    def _encode_X(self, X, sample_weight, fit: bool):
+        """Turn validated X into the matrix the network reads (tabular encoders)."""
+        return X
+
     def _validate_X_y(self, X, y, reset: bool):
-        X, y = self._raise_with_name(
-            validate_data, self, X, y, reset=reset, accept_sparse="csr",
-            dtype="numeric", multi_output=True,
-            y_numeric=not self._is_classifier(),
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        X = self._validate_X(X, reset=reset)
+        y = self._raise_with_name(
+            _check_y, y, multi_output=True, y_numeric=not self._is_classifier(),
+            estimator=self,
         )
+        self._raise_with_name(check_consistent_length, X, y)
         if y.ndim == 2 and y.shape[1] == 1 and self._is_classifier():
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. "
@@ -140,6 +150,7 @@ class BaseNeuralEstimator(BaseEstimator):
             _check_sample_weight, sample_weight, X, dtype=np.float64,
             ensure_non_negative=True,
         )
+        X = self._encode_X(X, sample_weight, fit=not continuing)
         task = self.task_ if continuing else self._make_task(y, classes, sample_weight)
         y_encoded = task.encode(y, name)
         weights = self._row_weights(y, sample_weight)
@@ -358,7 +369,7 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- predict ------------------------------------------------------------------
     def _predict_outputs(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = self._encode_X(self._validate_X(X, reset=False), None, fit=False)
         device = torch.device(self.net_.device)
         data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
         with self._torch_context(device):

@@ -52,7 +52,7 @@ AUTO_EARLY_STOPPING_MIN_SAMPLES = 10_000
 class BaseNeuralEstimator(BaseEstimator):
     """Fit, partial_fit and prediction plumbing shared by sknn estimators.
 
-    Subclasses define ``_build_module(n_features, n_outputs)`` (the
+    Subclasses define ``_build_module(n_features, task)`` (the
     architecture factory), ``_make_task(y, classes)`` and the public methods.
     """
 
@@ -77,7 +77,7 @@ class BaseNeuralEstimator(BaseEstimator):
     }
 
     # -- hooks for subclasses -------------------------------------------------
-    def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
+    def _build_module(self, n_features: int, task) -> torch.nn.Module:
         raise NotImplementedError
 
     def _make_task(self, y, classes=None, sample_weight=None):
@@ -214,7 +214,7 @@ class BaseNeuralEstimator(BaseEstimator):
             )))
         callbacks += list(self.callbacks or [])
         net = SknnNet(
-            module=self._build_module(n_features, task.n_outputs).to(dtype),
+            module=self._build_module(n_features, task).to(dtype),
             criterion=task.make_criterion(),
             optimizer=optimizer,
             lr=self.learning_rate_init,

@@ -5,21 +5,30 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
+from sknn._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
+from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import ACTIVATION_NAMES, MLP
 
 _MLP_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(set(ACTIVATION_NAMES))],
     "dropout": [Interval(Real, 0, 1, closed="left")],
+    "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+    **TABULAR_CONSTRAINTS,
 }
 
 
-class _MLPArchitecture:
-    """Module factory shared by the MLP classifier and regressor."""
+class _MLPArchitecture(TabularInputMixin):
+    """Module factory shared by the MLP classifier and regressor.
 
-    def _build_module(self, n_features, n_outputs):
+    The tabular input layer (embeddings) feeds a plain MLP, or with
+    ``ensemble_size > 1`` an :class:`~sknn.modules.ensemble.EnsembleMLP`.
+    """
+
+    def _build_module(self, n_features, task):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
         if any(not isinstance(s, Integral) or s < 1 for s in sizes):
@@ -27,8 +36,15 @@ class _MLPArchitecture:
                 f"{type(self).__name__}: hidden_layer_sizes must be positive integers; "
                 f"got {self.hidden_layer_sizes!r}."
             )
-        return MLP(n_features, n_outputs, hidden_layer_sizes=sizes,
-                   activation=self.activation, dropout=self.dropout)
+        input_layer = self._tabular_input_layer()
+        width = n_features if input_layer is None else input_layer.out_features
+        if self.ensemble_size > 1:
+            body = EnsembleMLP(width, task.n_outputs, sizes, self.activation, self.dropout,
+                               n_members=self.ensemble_size, average=task.ensemble_average)
+        else:
+            body = MLP(width, task.n_outputs, hidden_layer_sizes=sizes,
+                       activation=self.activation, dropout=self.dropout)
+        return body if input_layer is None else nn.Sequential(input_layer, body)
 
 
 _SHARED_PARAMS_DOC = """
@@ -39,6 +55,25 @@ _SHARED_PARAMS_DOC = """
         Activation after each hidden layer.
     dropout : float in [0, 1), default=0.0
         Dropout probability after each hidden activation.
+    ensemble_size : int, default=8
+        Number of MLPs trained together as one parameter-efficient ensemble
+        (TabM-mini, Gorishniy et al. 2024): they share the hidden layers, differ
+        by a random-sign input adapter and their output layers, and predictions
+        average their probabilities (or values). 1 gives a plain MLP.
+    categorical_features : 'from_dtype', array-like, bool mask or None, default='from_dtype'
+        Columns encoded as learned embeddings. 'from_dtype': pandas
+        ``category``, string and object columns (anything but numbers). Unseen
+        levels and missing values map to their own embeddings at predict time.
+    numeric_transform : {'quantile', 'standard', 'none'}, default='quantile'
+        Scaling of numeric (and boolean and datetime) columns, fitted with the
+        sample weights: quantile-normal, standardization, or none. Missing
+        values are imputed after scaling and flagged by an indicator input.
+        Sparse X is never scaled.
+    numeric_embedding : {'piecewise_linear', 'periodic'} or None, default='piecewise_linear'
+        Embedding of each scaled numeric column (Gorishniy et al. 2022):
+        piecewise-linear encoding on 48 quantile bins or periodic features,
+        each followed by a linear layer and ReLU; None feeds the values as they
+        are.
     alpha : float, default=1e-4
         Weight decay (L2 penalty; decoupled from the gradient for 'adamw').
     solver : {'adam', 'adamw', 'sgd'}, default='adam'
@@ -154,6 +189,10 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
         activation="relu",
         *,
         dropout=0.0,
+        ensemble_size=8,
+        categorical_features="from_dtype",
+        numeric_transform="quantile",
+        numeric_embedding="auto",
         alpha=1e-4,
         solver="adam",
         learning_rate_init=1e-3,
@@ -176,6 +215,10 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.ensemble_size = ensemble_size
+        self.categorical_features = categorical_features
+        self.numeric_transform = numeric_transform
+        self.numeric_embedding = numeric_embedding
         self.alpha = alpha
         self.solver = solver
         self.learning_rate_init = learning_rate_init
@@ -233,6 +276,10 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
         activation="relu",
         *,
         dropout=0.0,
+        ensemble_size=8,
+        categorical_features="from_dtype",
+        numeric_transform="quantile",
+        numeric_embedding="auto",
         alpha=1e-4,
         solver="adam",
         learning_rate_init=1e-3,
@@ -254,6 +301,10 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.ensemble_size = ensemble_size
+        self.categorical_features = categorical_features
+        self.numeric_transform = numeric_transform
+        self.numeric_embedding = numeric_embedding
         self.alpha = alpha
         self.solver = solver
         self.learning_rate_init = learning_rate_init

@@ -93,6 +93,13 @@ class SknnNet(NeuralNet):
 
     # -- loss ---------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False, weight=None):
+        if y_pred.ndim == 3:
+            # Ensemble members (batch, k, outputs) in training: each learns every row.
+            n_members = y_pred.shape[1]
+            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+            y_true = y_true.repeat_interleave(n_members, dim=0)
+            if weight is not None:
+                weight = weight.repeat_interleave(n_members)
         per_element = self.criterion_(y_pred, y_true)
         if weight is None:
             return per_element.mean()

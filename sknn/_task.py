@@ -62,6 +62,11 @@ class ClassificationTask:
         """Width of the network's last layer."""
         return len(self.classes)
 
+    @property
+    def ensemble_average(self) -> str:
+        """How ensemble members' outputs are averaged (probabilities)."""
+        return "sigmoid" if self.multilabel else "softmax"
+
     def make_criterion(self) -> nn.Module:
         if self.multilabel:
             return nn.BCEWithLogitsLoss(reduction="none")
@@ -136,6 +141,8 @@ class RegressionTask:
     @property
     def n_outputs(self) -> int:
         return len(self.mean)
+
+    ensemble_average = "mean"
 
     def make_criterion(self) -> nn.Module:
         return nn.MSELoss(reduction="none")

@@ -1,0 +1,570 @@
+"""Tabular preprocessing that lives inside the estimator.
+
+``TabularEncoder`` turns what a data scientist has — a pandas or polars
+DataFrame with numeric, boolean, categorical, string and datetime columns and
+missing values, or a plain array — into the one float matrix the network
+trains on, laid out as ``[numeric | missing indicators | category codes]``
+(see :class:`sknn.modules.tabular.TabularInput`):
+
+- numeric columns (booleans and datetimes included) are scaled by a
+  sample-weighted quantile-normal or standard transform; missing values are
+  set to 0 after scaling and get a 0/1 indicator column when the column had
+  missing values at fit time;
+- categorical columns become integer codes for learned embeddings: one code per
+  level seen at least twice, one shared code for levels seen once and levels
+  never seen (so unseen levels at predict land on a trained embedding), one code
+  for missing values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from scipy.special import ndtri
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_array, validate_data
+
+NUMERIC_TRANSFORMS = ("quantile", "standard", "none")
+NUMERIC_EMBEDDINGS = ("periodic", "piecewise_linear")
+MAX_QUANTILES = 1000
+# Quantile-normal outputs are clipped to about +-5.2 standard deviations.
+QUANTILE_CLIP = 1e-7
+
+TABULAR_CONSTRAINTS = {
+    "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
+    "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
+    "numeric_embedding": [StrOptions({"auto", *NUMERIC_EMBEDDINGS}), None],
+}
+
+NUMERIC, DATETIME, CATEGORICAL = "numeric", "datetime", "categorical"
+
+
+def is_dataframe(X) -> bool:
+    """True for pandas and polars DataFrames."""
+    return isinstance(X, pd.DataFrame) or type(X).__module__.startswith("polars")
+
+
+def to_pandas(X) -> pd.DataFrame:
+    """A pandas view of a pandas or polars DataFrame (polars without pyarrow)."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+
+
+@dataclass
+class _NumericScaler:
+    """Sample-weighted, NaN-aware quantile-normal or standard scaling."""
+
+    kind: str
+    quantiles: np.ndarray | None = None
+    references: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def fit(self, values: np.ndarray, weights: np.ndarray) -> _NumericScaler:
+        if self.kind == "quantile":
+            self._fit_quantiles(values, weights)
+        elif self.kind == "standard":
+            self._fit_moments(values, weights)
+        return self
+
+    def _fit_quantiles(self, values, weights):
+        # Sized by the total weight, so integer weights act exactly as repetitions.
+        n_quantiles = int(np.clip(weights.sum() // 30, 10, MAX_QUANTILES))
+        self.references = np.linspace(0, 1, n_quantiles)
+        self.quantiles = np.column_stack([
+            _column_quantiles(values[:, j], weights, self.references)
+            for j in range(values.shape[1])
+        ]) if values.shape[1] else np.zeros((n_quantiles, 0))
+
+    def _fit_moments(self, values, weights):
+        observed = ~np.isnan(values)
+        w = observed * weights[:, None]
+        total = np.maximum(w.sum(axis=0), 1e-300)
+        filled = np.where(observed, values, 0.0)
+        self.mean = (w * filled).sum(axis=0) / total
+        variance = (w * (filled - self.mean) ** 2).sum(axis=0) / total
+        self.scale = np.where(variance > 0, np.sqrt(variance), 1.0)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        if self.kind == "quantile":
+            return self._transform_quantiles(values)
+        if self.kind == "standard":
+            return (values - self.mean) / self.scale
+        return values
+
+    def _transform_quantiles(self, values):
+        out = np.empty_like(values)
+        for j in range(values.shape[1]):
+            q = self.quantiles[:, j]
+            x = values[:, j]
+            if np.isnan(q).all():
+                out[:, j] = np.nan
+                continue
+            # Average of forward and backward interpolation, as scikit-learn's
+            # QuantileTransformer: repeated quantiles map to their middle rank.
+            forward = np.interp(x, q, self.references)
+            backward = -np.interp(-x, -q[::-1], -self.references[::-1])
+            ranks = np.clip(0.5 * (forward + backward), QUANTILE_CLIP, 1 - QUANTILE_CLIP)
+            out[:, j] = ndtri(ranks)
+        return out
+
+
+def _column_quantiles(column, weights, levels):
+    """Weighted inverted-CDF quantiles of the non-missing values.
+
+    With integer weights these equal the quantiles of the data with each row
+    repeated that many times, so sample weights act exactly like repetitions.
+    """
+    keep = ~np.isnan(column) & (weights > 0)
+    if not keep.any():
+        return np.full(len(levels), np.nan)
+    order = np.argsort(column[keep], kind="stable")
+    values = column[keep][order]
+    cumulative = np.cumsum(weights[keep][order])
+    positions = np.searchsorted(cumulative, levels * cumulative[-1], side="left")
+    return values[np.minimum(positions, len(values) - 1)]
+
+
+@dataclass
+class _CategoricalColumn:
+    """Codes of one categorical column: levels, then 'rare or unseen', then missing."""
+
+    levels: pd.Index
+    string_levels: bool
+
+    @property
+    def unknown_code(self) -> int:
+        return len(self.levels)
+
+    @property
+    def missing_code(self) -> int:
+        return len(self.levels) + 1
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.levels) + 2
+
+    @classmethod
+    def fit(cls, values: pd.Series, weights: np.ndarray) -> _CategoricalColumn:
+        values, missing = _normalize_categories(values)
+        string_levels = any(isinstance(v, str) for v in values[~missing])
+        if string_levels:
+            values = _as_strings(values, missing)
+        present = (~missing) & (weights > 0)
+        counts = pd.Series(values[present], dtype=object).value_counts(sort=False)
+        # A level seen once cannot be learned; it trains the shared unknown code.
+        levels = sorted(counts.index[counts.to_numpy() >= 2], key=_sort_key)
+        return cls(pd.Index(levels, dtype=object), string_levels)
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        values, missing = _normalize_categories(values)
+        if self.string_levels:
+            values = _as_strings(values, missing)
+        codes = self.levels.get_indexer(values).astype(np.float64)
+        codes[codes < 0] = self.unknown_code
+        codes[missing] = self.missing_code
+        return codes
+
+
+def _normalize_categories(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Object array of the values (None where missing) and the missing mask.
+
+    Empty strings count as missing; a column mixing types becomes strings.
+    """
+    array = values.to_numpy(dtype=object)
+    missing = np.fromiter((_is_missing(v) for v in array), dtype=bool, count=len(array))
+    array = array.copy()
+    array[missing] = None
+    if len({type(v) for v in array[~missing]}) > 1:
+        array = _as_strings(array, missing)
+    return array, missing
+
+
+def _as_strings(array: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    out = array.copy()
+    out[~missing] = [str(v) for v in array[~missing]]
+    return out
+
+
+def _sort_key(value):
+    return (str(type(value)), value)
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+@dataclass
+class TabularEncoder:
+    """Fitted tabular preprocessing (see the module docstring).
+
+    Parameters
+    ----------
+    categorical_features : 'from_dtype', array-like or None
+        'from_dtype': pandas ``category``, string and object columns holding
+        anything but numbers. Or column names, indices, or a boolean mask.
+    numeric_transform : {'quantile', 'standard', 'none'}
+    n_bins : int or None
+        Quantile bin edges to compute for piecewise-linear numeric embeddings.
+    estimator_name : str
+        Named in error messages.
+    """
+
+    categorical_features: object = "from_dtype"
+    numeric_transform: str = "quantile"
+    n_bins: int | None = None
+    estimator_name: str = "estimator"
+    columns: list = field(default_factory=list)
+    kinds: list = field(default_factory=list)
+    numeric_index: list = field(default_factory=list)
+    categorical_index: list = field(default_factory=list)
+    categories: list = field(default_factory=list)
+    indicator_index: list = field(default_factory=list)
+    scaler: _NumericScaler | None = None
+    bin_edges: list | None = None
+    numeric_embedding: str | None = None
+    output_dtype: type = np.float64
+
+    # -- layout ---------------------------------------------------------------
+    @property
+    def n_numeric(self) -> int:
+        return len(self.numeric_index)
+
+    @property
+    def n_indicators(self) -> int:
+        return len(self.indicator_index)
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [c.cardinality for c in self.categories]
+
+    # -- fit / transform ------------------------------------------------------
+    def fit_transform(self, X, sample_weight=None) -> np.ndarray:
+        """Learn column kinds, scaling and categories from X; return its encoding."""
+        if sp.issparse(X):
+            return self._fit_sparse(X)
+        table = self._as_table(X)
+        self.columns = [_column_name(table, j) for j in range(table.shape[1])]
+        if _is_numeric_array(X) and not self._explicit_categorical(X.shape[1]).any():
+            self.kinds = [NUMERIC] * X.shape[1]
+        else:
+            self.kinds = [self._infer_kind(table, j) for j in range(table.shape[1])]
+        self.numeric_index = [j for j, k in enumerate(self.kinds) if k != CATEGORICAL]
+        self.categorical_index = [j for j, k in enumerate(self.kinds) if k == CATEGORICAL]
+        weights = np.ones(table.shape[0]) if sample_weight is None else np.asarray(
+            sample_weight, dtype=np.float64)
+
+        numeric = self._numeric_values(table)
+        self.indicator_index = [j for j in range(numeric.shape[1])
+                                if np.isnan(numeric[:, j]).any()]
+        self.scaler = _NumericScaler(self.numeric_transform).fit(numeric, weights)
+        self.categories = [_CategoricalColumn.fit(_column(table, j), weights)
+                           for j in self.categorical_index]
+        self.output_dtype = self._output_dtype(X)
+        encoded = self._encode(table, numeric)
+        if self.n_bins:
+            self.bin_edges = [
+                _bin_edges(encoded[:, j], weights, self.n_bins)
+                for j in range(self.n_numeric)
+            ]
+        return encoded
+
+    def transform(self, X) -> np.ndarray:
+        """Encode X with what was learned in :meth:`fit_transform`."""
+        if self.kinds == ["sparse"]:
+            return X  # sparse at fit: never scaled, sparse or dense at predict
+        if sp.issparse(X):
+            X = X.toarray()
+        table = self._as_table(X)
+        if not _is_numeric_array(X):
+            self._check_kinds(table)
+        return self._encode(table, self._numeric_values(table))
+
+    def _fit_sparse(self, X):
+        # Scaling would densify a sparse matrix: it passes through unchanged.
+        if self._explicit_categorical(X.shape[1]).any():
+            raise ValueError(
+                f"{self.estimator_name}: categorical_features need dense X or a "
+                "DataFrame; got a sparse matrix."
+            )
+        self.kinds = ["sparse"]
+        self.numeric_index = list(range(X.shape[1]))
+        self.output_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float32
+        return X
+
+    def _output_dtype(self, X):
+        dtype = getattr(X, "dtype", None)
+        return np.float32 if dtype == np.float32 else np.float64
+
+    def _encode(self, table, numeric: np.ndarray) -> np.ndarray:
+        if self.numeric_transform == "none" and not self.indicator_index and (
+                not self.categorical_index):
+            return numeric  # nothing to do: no copy
+        scaled = self.scaler.transform(numeric)
+        indicators = np.isnan(numeric[:, self.indicator_index]).astype(np.float64)
+        scaled = np.nan_to_num(scaled, nan=0.0)
+        codes = [cat.encode(_column(table, j))
+                 for j, cat in zip(self.categorical_index, self.categories)]
+        parts = [scaled, indicators] + [c[:, None] for c in codes]
+        return np.hstack(parts).astype(self.output_dtype, copy=False)
+
+    # -- columns --------------------------------------------------------------
+    def _as_table(self, X):
+        if is_dataframe(X):
+            return to_pandas(X)
+        if _is_numeric_array(X):
+            return X
+        return pd.DataFrame(np.asarray(X))
+
+    def _explicit_categorical(self, n_columns, names=None) -> np.ndarray:
+        spec = self.categorical_features
+        mask = np.zeros(n_columns, dtype=bool)
+        if spec is None or (isinstance(spec, str) and spec == "from_dtype"):
+            return mask
+        spec = np.asarray(spec)
+        if spec.dtype == bool:
+            if len(spec) != n_columns:
+                raise ValueError(
+                    f"{self.estimator_name}: categorical_features is a boolean mask of "
+                    f"length {len(spec)}, but X has {n_columns} columns."
+                )
+            return spec.copy()
+        for item in spec.tolist():
+            if isinstance(item, str):
+                if names is None or item not in names:
+                    raise ValueError(
+                        f"{self.estimator_name}: categorical_features names column "
+                        f"{item!r}, which X does not have."
+                    )
+                mask[names.index(item)] = True
+            elif isinstance(item, int | np.integer) and -n_columns <= item < n_columns:
+                mask[item] = True
+            else:
+                raise ValueError(
+                    f"{self.estimator_name}: categorical_features entry {item!r} is not a "
+                    f"column name or an index below {n_columns}."
+                )
+        return mask
+
+    def _infer_kind(self, table: pd.DataFrame, j: int) -> str:
+        names = None if isinstance(table, np.ndarray) else list(table.columns)
+        if self._explicit_categorical(table.shape[1], names)[j]:
+            return CATEGORICAL
+        spec = self.categorical_features
+        from_dtype = isinstance(spec, str) and spec == "from_dtype"
+        kind = _column_kind(_column(table, j))
+        if kind == CATEGORICAL and not from_dtype:
+            raise ValueError(
+                f"{self.estimator_name}: column {_column_name(table, j)!r} holds strings or "
+                "categories but is not among categorical_features; list it there or use "
+                "categorical_features='from_dtype'."
+            )
+        return kind
+
+    def _check_kinds(self, table: pd.DataFrame):
+        for j, expected in enumerate(self.kinds):
+            if expected == CATEGORICAL:
+                continue
+            found = _column_kind(_column(table, j))
+            if found != expected:
+                raise ValueError(
+                    f"{self.estimator_name}: column {_column_name(table, j)!r} was {expected} "
+                    f"at fit time but is {found} now."
+                )
+
+    def _numeric_values(self, table) -> np.ndarray:
+        if isinstance(table, np.ndarray):
+            values = table[:, self.numeric_index] if self.categorical_index else table
+            values = values if values.dtype.kind == "f" else values.astype(np.float64)
+            if np.isinf(values).any():
+                column = int(np.nonzero(np.isinf(values).any(axis=0))[0][0])
+                raise ValueError(
+                    f"{self.estimator_name}: column {column} contains infinity; only "
+                    "NaN is accepted as missing."
+                )
+            return values
+        columns = []
+        for j in self.numeric_index:
+            values = _numeric_column(_column(table, j), self.kinds[j])
+            if np.isinf(values).any():
+                raise ValueError(
+                    f"{self.estimator_name}: column {_column_name(table, j)!r} contains "
+                    "infinity; only NaN (or None, pd.NA) is accepted as missing."
+                )
+            columns.append(values)
+        if not columns:
+            return np.zeros((table.shape[0], 0))
+        return np.column_stack(columns)
+
+
+def _is_numeric_array(X) -> bool:
+    return isinstance(X, np.ndarray) and X.dtype.kind in "fiub"
+
+
+def _column_name(table, j):
+    return j if isinstance(table, np.ndarray) else table.columns[j]
+
+
+def _column(table, j) -> pd.Series:
+    if isinstance(table, np.ndarray):
+        return pd.Series(table[:, j])
+    return table.iloc[:, j]
+
+
+def _column_kind(column: pd.Series) -> str:
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return CATEGORICAL
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
+            dtype):
+        return DATETIME
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return NUMERIC
+    values = column.dropna().to_numpy(dtype=object)
+    if all(isinstance(v, int | float | np.number | bool) for v in values):
+        return NUMERIC
+    return CATEGORICAL
+
+
+def _numeric_column(column: pd.Series, kind: str) -> np.ndarray:
+    if kind == DATETIME:
+        if pd.api.types.is_timedelta64_dtype(column.dtype):
+            return column.dt.total_seconds().to_numpy(dtype=np.float64)
+        stamps = pd.to_datetime(column)
+        if stamps.dt.tz is not None:
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        days = (stamps - pd.Timestamp(0)) / pd.Timedelta(days=1)
+        return days.to_numpy(dtype=np.float64, na_value=np.nan)
+    if column.dtype == object:
+        column = pd.Series([np.nan if _is_missing(v) else v for v in column], dtype=object)
+    return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _bin_edges(values, weights, n_bins) -> np.ndarray:
+    levels = np.linspace(0, 1, n_bins + 1)
+    edges = np.unique(_column_quantiles(values, weights, levels))
+    edges = edges[np.isfinite(edges)]
+    if len(edges) < 2:
+        center = edges[0] if len(edges) else 0.0
+        edges = np.array([center - 1.0, center + 1.0])
+    return edges
+
+
+# Numeric-embedding sizes (Gorishniy et al. 2022; TabM's PLR-lite defaults).
+N_FREQUENCIES = 48
+FREQUENCY_SCALE = 0.1
+D_NUMERIC_EMBEDDING = 16
+N_BINS = 48
+# numeric_embedding='auto' embeds dense tables of at most this many numeric columns.
+AUTO_EMBEDDING_MAX_COLUMNS = 100
+
+
+class TabularInputMixin:
+    """Estimator side of the tabular layer: validation, encoding, input module.
+
+    Estimators mixing this in take DataFrames with categorical, string,
+    boolean and datetime columns and missing values; they need the parameters
+    ``categorical_features``, ``numeric_transform`` and ``numeric_embedding``
+    and keep the fitted :class:`TabularEncoder` in ``encoder_``.
+    """
+
+    def _validate_X(self, X, reset: bool):
+        name = type(self).__name__
+        if is_dataframe(X):
+            X = self._match_columns(to_pandas(X), reset)
+            if X.shape[0] < 1 or X.shape[1] < 1:
+                raise ValueError(
+                    f"{name}: found a DataFrame of shape {X.shape}; at least one row "
+                    "and one column are required."
+                )
+        else:
+            X = self._raise_with_name(
+                check_array, X, accept_sparse="csr", dtype=None, ensure_all_finite=False,
+                estimator=self,
+            )
+            if X.dtype.kind in "USO":
+                X = X.astype(object)
+            elif X.dtype.kind not in "fiub":
+                raise TypeError(f"{name}: X has unsupported dtype {X.dtype}.")
+            if sp.issparse(X):
+                X = self._raise_with_name(check_array, X, accept_sparse="csr",
+                                          dtype="numeric", estimator=self)
+            elif X.dtype.kind in "fiub":
+                X = self._raise_with_name(check_array, X, dtype="numeric",
+                                          ensure_all_finite="allow-nan", estimator=self)
+        self._raise_with_name(validate_data, self, X, skip_check_array=True, reset=reset)
+        return X
+
+    def _match_columns(self, frame: pd.DataFrame, reset: bool) -> pd.DataFrame:
+        """Reorder a DataFrame's columns to the fit-time order when names match."""
+        names = getattr(self, "feature_names_in_", None)
+        if reset or names is None:
+            return frame
+        if list(frame.columns) != list(names) and set(frame.columns) == set(names):
+            return frame[list(names)]
+        return frame
+
+    def _encode_X(self, X, sample_weight, fit: bool):
+        if not fit:
+            return self.encoder_.transform(X)
+        embedding = self._numeric_embedding_for(X)
+        encoder = TabularEncoder(
+            categorical_features=self.categorical_features,
+            numeric_transform=self.numeric_transform,
+            n_bins=N_BINS if embedding == "piecewise_linear" else None,
+            estimator_name=type(self).__name__,
+        )
+        encoded = encoder.fit_transform(X, sample_weight)
+        encoder.numeric_embedding = embedding
+        self.encoder_ = encoder
+        return encoded
+
+    def _numeric_embedding_for(self, X):
+        """Resolve numeric_embedding='auto' for this X; refuse embeddings of sparse X."""
+        if self.numeric_embedding == "auto":
+            wide = X.shape[1] > AUTO_EMBEDDING_MAX_COLUMNS
+            return None if sp.issparse(X) or wide else "piecewise_linear"
+        if self.numeric_embedding is not None and sp.issparse(X):
+            raise ValueError(
+                f"{type(self).__name__}: numeric_embedding={self.numeric_embedding!r} "
+                "needs dense X; got a sparse matrix (use numeric_embedding=None)."
+            )
+        return self.numeric_embedding
+
+    def _tabular_input_layer(self):
+        """Input module for the fitted encoder's layout, or None for plain numbers."""
+        from sknn.modules.tabular import (
+            PeriodicEmbedding,
+            PiecewiseLinearEmbedding,
+            TabularInput,
+        )
+
+        encoder = self.encoder_
+        if (encoder.numeric_embedding is None and not encoder.categorical_index
+                and not encoder.indicator_index):
+            return None
+        numeric_embedding = None
+        if encoder.numeric_embedding == "periodic":
+            numeric_embedding = PeriodicEmbedding(
+                encoder.n_numeric, N_FREQUENCIES, FREQUENCY_SCALE, D_NUMERIC_EMBEDDING)
+        elif encoder.numeric_embedding == "piecewise_linear":
+            edges = [torch.as_tensor(e) for e in encoder.bin_edges]
+            numeric_embedding = PiecewiseLinearEmbedding(edges, D_NUMERIC_EMBEDDING)
+        return TabularInput(encoder.n_numeric, encoder.n_indicators,
+                            encoder.cardinalities, numeric_embedding)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags

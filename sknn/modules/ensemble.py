@@ -1,0 +1,83 @@
+"""Parameter-efficient ensemble of MLPs (TabM-mini, Gorishniy et al. 2024)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from sknn.modules.mlp import make_activation
+
+AVERAGES = ("softmax", "sigmoid", "mean")
+
+
+class EnsembleMLP(nn.Module):
+    """``k`` MLPs that share their hidden layers, trained together as one.
+
+    Each member multiplies the input by its own vector of random signs (a
+    rank-one adapter, as TabM-mini) before the shared hidden layers and has
+    its own output layer. In training mode the output is
+    ``(batch, k, n_outputs)`` so every member gets its own loss; in
+    evaluation mode the members are averaged: probabilities for
+    ``average='softmax'``/``'sigmoid'`` (returned as logits of the mean
+    probability), values for ``'mean'``.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    hidden_layer_sizes : sequence of int
+    activation : str, default='relu'
+    dropout : float, default=0.0
+    n_members : int, default=8
+    average : {'softmax', 'sigmoid', 'mean'}, default='mean'
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = EnsembleMLP(4, 3, (16,), n_members=8, average="softmax")
+    >>> net.train()(torch.zeros(2, 4)).shape
+    torch.Size([2, 8, 3])
+    >>> net.eval()(torch.zeros(2, 4)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int,
+                 hidden_layer_sizes: Sequence[int] = (256, 256),
+                 activation: str = "relu", dropout: float = 0.0, n_members: int = 8,
+                 average: str = "mean") -> None:
+        super().__init__()
+        if average not in AVERAGES:
+            raise ValueError(f"average must be one of {AVERAGES}; got {average!r}.")
+        self.average = average
+        signs = torch.randint(0, 2, (n_members, n_inputs)) * 2.0 - 1.0
+        self.adapter = nn.Parameter(signs)
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, size), make_activation(activation)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        self.body = nn.Sequential(*layers)
+        bound = width ** -0.5
+        self.head_weight = nn.Parameter(
+            torch.empty(n_members, width, n_outputs).uniform_(-bound, bound))
+        self.head_bias = nn.Parameter(torch.empty(n_members, n_outputs).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.body(x[:, None, :] * self.adapter)
+        members = torch.einsum("bkw,kwo->bko", hidden, self.head_weight) + self.head_bias
+        return members if self.training else self.combine(members)
+
+    def combine(self, members: torch.Tensor) -> torch.Tensor:
+        """Average ``(batch, k, n_outputs)`` member outputs over ``k``."""
+        if self.average == "softmax":
+            log_probs = torch.log_softmax(members, dim=-1)
+            return torch.logsumexp(log_probs, dim=1) - torch.log(
+                torch.tensor(float(members.shape[1]), dtype=members.dtype))
+        if self.average == "sigmoid":
+            probability = torch.sigmoid(members).mean(dim=1)
+            eps = torch.finfo(members.dtype).eps
+            return torch.logit(probability, eps=eps)
+        return members.mean(dim=1)

@@ -1,0 +1,262 @@
+"""Tabular data inside the estimator: DataFrames, categories, missing values."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.compose import make_column_transformer
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknn import MLPClassifier, MLPRegressor
+from sknn._tabular import TabularEncoder
+
+FAST = dict(hidden_layer_sizes=(16,), ensemble_size=2, max_iter=8, random_state=0)
+
+
+def mixed_frame(n=120, seed=0):
+    rng = np.random.RandomState(seed)
+    frame = pd.DataFrame({
+        "age": rng.randint(18, 80, n).astype(float),
+        "income": rng.lognormal(10, 1, n),
+        "member": rng.rand(n) > 0.5,
+        "city": pd.Categorical(rng.choice(["paris", "oslo", "rome"], n)),
+        "job": rng.choice(["a", "b", "c", "d"], n).astype(object),
+        "joined": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.randint(0, 900, n), "D"),
+    })
+    frame.loc[::7, "income"] = np.nan
+    frame.loc[::11, "job"] = None
+    y = (frame["age"] > 45).to_numpy() ^ (frame["city"] == "oslo").to_numpy()
+    return frame, y
+
+
+def test_dataframe_with_every_column_kind_fits_and_predicts():
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    encoder = clf.encoder_
+    assert encoder.kinds == ["numeric", "numeric", "numeric", "categorical",
+                             "categorical", "datetime"]
+    assert encoder.n_indicators == 1  # income has missing values
+    assert encoder.cardinalities == [3 + 2, 4 + 2]  # levels + unknown + missing
+    assert list(clf.feature_names_in_) == list(X.columns)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    assert np.allclose(proba.sum(axis=1), 1)
+
+
+def test_learns_from_categories_and_missing_values():
+    X, y = mixed_frame(n=400)
+    clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=60, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.9
+
+
+def test_unseen_categories_and_missing_values_at_predict_never_fail():
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    X_new = X.head(4).copy()
+    X_new["job"] = ["zzz", None, "", np.nan]
+    X_new["city"] = pd.Categorical(["lima", None, "rome", "paris"])
+    X_new.loc[:, "age"] = np.nan
+    codes = clf.encoder_.transform(X_new)
+    job = clf.encoder_.categories[1]
+    assert codes[0, -1] == job.unknown_code
+    assert (codes[1:, -1] == job.missing_code).all()
+    assert np.isfinite(clf.predict_proba(X_new)).all()
+
+
+def test_missing_numeric_values_in_every_form_are_accepted():
+    X, y = mixed_frame()
+    X["age"] = X["age"].astype("Float64")
+    X.loc[0, "age"] = pd.NA
+    X["income"] = X["income"].astype(object)
+    X.loc[1, "income"] = None
+    clf = MLPClassifier(**FAST).fit(X, y)
+    assert clf.encoder_.n_indicators == 2
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_numpy_with_nan_is_accepted_and_inf_is_refused():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    X[::5, 1] = np.nan
+    y = rng.randn(60)
+    reg = MLPRegressor(**FAST).fit(X, y)
+    assert np.isfinite(reg.predict(X)).all()
+    X[0, 2] = np.inf
+    with pytest.raises(ValueError, match="MLPRegressor.*infinity"):
+        reg.predict(X)
+
+
+@pytest.mark.parametrize("spec", [["job", "city"], [3, 4], [False, False, False, True, True,
+                                                             False]])
+def test_categorical_features_by_name_index_or_mask(spec):
+    X, y = mixed_frame()
+    clf = MLPClassifier(categorical_features=spec, **FAST).fit(X, y)
+    assert clf.encoder_.categorical_index == [3, 4]
+
+
+def test_integer_coded_categories_in_numpy():
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 5, 200)
+    X = np.column_stack([rng.randn(200), codes])
+    y = np.isin(codes, [1, 3])
+    clf = MLPClassifier(categorical_features=[1], hidden_layer_sizes=(32,), max_iter=80,
+                        random_state=0).fit(X, y)
+    assert clf.encoder_.cardinalities == [5 + 2]
+    assert clf.score(X, y) > 0.95
+
+
+def test_string_columns_need_from_dtype_or_listing():
+    X, y = mixed_frame()
+    with pytest.raises(ValueError, match="MLPClassifier: column 'job' holds strings"):
+        MLPClassifier(categorical_features=["city"], **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
+@pytest.mark.parametrize("embedding", [None, "periodic", "piecewise_linear"])
+def test_numeric_transforms_and_embeddings(transform, embedding):
+    X, y = mixed_frame()
+    clf = MLPClassifier(numeric_transform=transform, numeric_embedding=embedding,
+                        **FAST).fit(X, y)
+    layer = clf.net_.module_[0]
+    if embedding is None:
+        assert layer.numeric_embedding is None
+    else:
+        assert type(layer.numeric_embedding).__name__.lower().startswith(embedding[:5])
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_quantile_transform_is_normal_and_weighted_like_repetition():
+    rng = np.random.RandomState(0)
+    values = rng.lognormal(size=(3000, 1))
+    encoded = TabularEncoder().fit_transform(values)
+    assert abs(encoded.mean()) < 0.05 and abs(encoded.std() - 1) < 0.1
+    weights = rng.randint(0, 4, 3000)
+    weighted = TabularEncoder()
+    weighted.fit_transform(values, weights)
+    repeated = TabularEncoder()
+    repeated.fit_transform(np.repeat(values, weights, axis=0))
+    np.testing.assert_array_equal(weighted.scaler.quantiles, repeated.scaler.quantiles)
+
+
+def test_reordered_columns_give_identical_predictions():
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    shuffled = X[list(reversed(X.columns))]
+    np.testing.assert_array_equal(clf.predict_proba(shuffled), clf.predict_proba(X))
+
+
+def test_missing_or_extra_columns_are_refused():
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="(?s)MLPClassifier.*seen at fit time, yet now missing"):
+        clf.predict(X.drop(columns="job"))
+    with pytest.raises(ValueError, match="(?s)MLPClassifier.*unseen at fit time"):
+        clf.predict(X.assign(extra=1.0))
+
+
+def test_changed_column_type_is_refused():
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="MLPClassifier: column 'age' was numeric at fit "
+                                         "time but is categorical now"):
+        clf.predict(X.assign(age=X["age"].astype(str)))
+    with pytest.raises(ValueError, match="column 'joined' was datetime"):
+        clf.predict(X.assign(joined=1.0))
+
+
+def test_everything_lives_in_one_pickle_and_clone():
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert not hasattr(clone(clf), "encoder_")
+
+
+def test_after_column_transformer_with_pandas_output_and_in_grid_search():
+    X, y = mixed_frame()
+    scale = make_column_transformer((StandardScaler(), ["age"]), remainder="passthrough",
+                                    verbose_feature_names_out=False)
+    scale.set_output(transform="pandas")
+    pipe = make_pipeline(scale, MLPClassifier(**FAST))
+    search = GridSearchCV(pipe, {"mlpclassifier__numeric_transform": ["quantile",
+                                                                      "standard"]},
+                          cv=2).fit(X, y)
+    assert search.best_estimator_[-1].encoder_.kinds[3:5] == ["categorical",
+                                                             "categorical"]
+    assert search.predict(X).shape == (len(X),)
+
+
+def test_polars_dataframe():
+    pl = pytest.importorskip("polars")
+    X, y = mixed_frame()
+    columns = ["age", "income", "member", "job"]
+    X_pl = pl.DataFrame({c: pl.Series(c, X[c].tolist(), strict=False) for c in columns})
+    clf = MLPClassifier(**FAST).fit(X_pl, y)
+    assert clf.encoder_.kinds == ["numeric", "numeric", "numeric", "categorical"]
+    assert list(clf.feature_names_in_) == ["age", "income", "member", "job"]
+    assert clf.predict(X_pl).shape == (len(X),)
+
+
+# -- awkward columns: each works sensibly or fails clearly ---------------------
+def test_all_nan_column_works():
+    X, y = mixed_frame()
+    X["empty"] = np.nan
+    clf = MLPClassifier(**FAST).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_thousands_of_levels():
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"id": [f"user{i}" for i in rng.randint(0, 3000, 6000)],
+                      "x": rng.randn(6000)})
+    y = rng.rand(6000) > 0.5
+    clf = MLPClassifier(**FAST).fit(X, y)
+    assert clf.encoder_.cardinalities[0] > 1000
+    assert clf.net_.module_[0].embeddings[0].embedding_dim <= 32
+
+
+def test_constant_columns():
+    X, y = mixed_frame()
+    X["one"] = 1.0
+    X["same"] = "same"
+    clf = MLPClassifier(**FAST).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_mixed_type_object_column_becomes_categorical_strings():
+    X, y = mixed_frame()
+    X["mixed"] = pd.Series([1, "a", 2.5, None] * 30, dtype=object)
+    clf = MLPClassifier(**FAST).fit(X, y)
+    assert clf.encoder_.kinds[-1] == "categorical"
+    assert set(clf.encoder_.categories[-1].levels) == {"1", "a", "2.5"}
+
+
+def test_datetime_column_with_timezone_and_missing():
+    X, y = mixed_frame()
+    X["joined"] = X["joined"].dt.tz_localize("Europe/Paris")
+    X.loc[3, "joined"] = pd.NaT
+    clf = MLPClassifier(**FAST).fit(X, y)
+    assert clf.encoder_.kinds[-1] == "datetime"
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_empty_strings_count_as_missing():
+    X, y = mixed_frame()
+    X.loc[:9, "job"] = ""
+    clf = MLPClassifier(**FAST).fit(X, y)
+    codes = clf.encoder_.transform(X)[:, -1]
+    assert (codes[:10] == clf.encoder_.categories[-1].missing_code).all()
+
+
+def test_sparse_input_refuses_numeric_embeddings():
+    import scipy.sparse as sp
+
+    X = sp.random(50, 5, density=0.3, format="csr", random_state=0)
+    y = np.arange(50) % 2
+    with pytest.raises(ValueError, match="MLPClassifier: numeric_embedding='periodic' "
+                                         "needs dense X"):
+        MLPClassifier(numeric_embedding="periodic", **FAST).fit(X, y)

@@ -44,9 +44,11 @@ SOLVERS = {
 SCHEDULES = ("constant", "warmup_cosine", "onecycle")
 # Up to this many values (n_samples * n_features), float64 input trains in
 # float64 under dtype='auto': as exact as scikit-learn, at no measurable cost.
-AUTO_FLOAT64_MAX_VALUES = 100_000
-# As HistGradientBoosting: hold out a validation set only when data is plentiful.
-AUTO_EARLY_STOPPING_MIN_SAMPLES = 10_000
+AUTO_FLOAT64_MAX_VALUES = 10_000
+# Hold out a validation set by default once there is enough data for one to be
+# informative (scikit-learn's estimator checks use smaller data and stop on the
+# training loss, as scikit-learn's MLP).
+AUTO_EARLY_STOPPING_MIN_SAMPLES = 1_000
 
 
 class BaseNeuralEstimator(BaseEstimator):

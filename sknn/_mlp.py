@@ -92,7 +92,7 @@ _SHARED_PARAMS_DOC = """
         Hold out ``validation_fraction`` of the training data (stratified for
         classifiers), stop when its score has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, and restore the best epoch's weights.
-        'auto' enables it when there are more than 10,000 samples. Without it,
+        'auto' enables it when there are more than 1,000 samples. Without it,
         training stops when the training loss stalls the same way.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training data held out for early stopping.
@@ -119,7 +119,7 @@ _SHARED_PARAMS_DOC = """
         Extra skorch callbacks for the net (checkpointing, logging, ...).
     dtype : {'auto', 'float32', 'float64'}, default='auto'
         Floating-point type of the weights and of the data on the device.
-        'auto' trains small float64 inputs (at most 100,000 values) on the CPU
+        'auto' trains small float64 inputs (at most 10,000 values) on the CPU
         in float64, as exactly as scikit-learn and at no measurable cost, and
         everything else in float32, the fast type on CPUs and GPUs."""
 

@@ -136,7 +136,8 @@ class SknnNet(NeuralNet):
         if iterator is None:
             return
         self.module_.train(training)
-        loss_sum = torch.zeros((), device=self.device)
+        # float64: a float32 sum would round the loss of float64 training.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         n_rows = 0
         outputs = []
         with torch.set_grad_enabled(training):

@@ -4,6 +4,21 @@ Nothing here imports scikit-learn: each class is an ordinary typed
 :class:`torch.nn.Module` that can be used on its own.
 """
 
+from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import MLP, make_activation
+from sknn.modules.tabular import (
+    PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
+    TabularInput,
+    embedding_dim,
+)
 
-__all__ = ["MLP", "make_activation"]
+__all__ = [
+    "MLP",
+    "EnsembleMLP",
+    "PeriodicEmbedding",
+    "PiecewiseLinearEmbedding",
+    "TabularInput",
+    "embedding_dim",
+    "make_activation",
+]

@@ -553,7 +553,9 @@ class TabularInputMixin:
                 and not encoder.indicator_index):
             return None
         numeric_embedding = None
-        if encoder.numeric_embedding == "periodic":
+        if encoder.n_numeric == 0:
+            pass  # only categorical columns: nothing to embed numerically
+        elif encoder.numeric_embedding == "periodic":
             numeric_embedding = PeriodicEmbedding(
                 encoder.n_numeric, N_FREQUENCIES, FREQUENCY_SCALE, D_NUMERIC_EMBEDDING)
         elif encoder.numeric_embedding == "piecewise_linear":

@@ -109,6 +109,10 @@ class BaseNeuralEstimator(BaseEstimator):
             estimator=self,
         )
         self._raise_with_name(check_consistent_length, X, y)
+        if not self._is_classifier() and y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name} needs numeric regression targets; got y of dtype {y.dtype}."
+            )
         if y.ndim == 2 and y.shape[1] == 1 and self._is_classifier():
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. "

@@ -13,13 +13,14 @@ from sknn import MLPClassifier, MLPRegressor
 # row in every step, so a weight of 2 is exactly a duplicated row. SGD keeps
 # float rounding differences (summation order) at rounding level; Adam divides
 # near-zero gradients by their own magnitude and would amplify them.
-FAST = {"hidden_layer_sizes": (16,), "batch_size": 1000, "solver": "sgd",
-        "learning_rate_init": 0.05, "max_iter": 25, "random_state": 0,
+FAST = {"device": "cpu", "hidden_layer_sizes": (16,), "batch_size": 1000,
+        "solver": "sgd", "learning_rate_init": 0.05, "max_iter": 25, "random_state": 0,
         "ensemble_size": 1, "numeric_embedding": None}
 # The estimator's default architecture (ensemble, numeric embeddings, quantile
 # scaling) learns its preprocessing with the weights too.
-DEFAULT_ARCH = {"hidden_layer_sizes": (16,), "batch_size": 1000, "solver": "sgd",
-                "learning_rate_init": 0.05, "max_iter": 8, "random_state": 0}
+DEFAULT_ARCH = {"device": "cpu", "hidden_layer_sizes": (16,), "batch_size": 1000,
+                "solver": "sgd", "learning_rate_init": 0.05, "max_iter": 8,
+                "random_state": 0}
 
 
 # Input scaling left out, where the estimator has it.

@@ -260,3 +260,11 @@ def test_sparse_input_refuses_numeric_embeddings():
     with pytest.raises(ValueError, match="MLPClassifier: numeric_embedding='periodic' "
                                          "needs dense X"):
         MLPClassifier(numeric_embedding="periodic", **FAST).fit(X, y)
+
+
+def test_only_string_columns():
+    X = np.array([["a", "x"], ["b", "y"]] * 30, dtype=object)
+    y = np.array([0, 1] * 30)
+    clf = MLPClassifier(**{**FAST, "max_iter": 30}).fit(X, y)
+    assert clf.encoder_.n_numeric == 0
+    assert clf.score(X, y) == 1.0

@@ -9,8 +9,9 @@ from sklearn.metrics import r2_score
 from sknn import MLPClassifier, MLPRegressor
 
 # Small, fast networks; the tabular-layer options only where the estimator has them.
-FAST = {"hidden_layer_sizes": (16,), "batch_size": 16, "learning_rate_init": 0.01,
-        "random_state": 0, "ensemble_size": 1, "numeric_embedding": None}
+FAST = {"device": "cpu", "hidden_layer_sizes": (16,), "batch_size": 16,
+        "learning_rate_init": 0.01, "random_state": 0, "ensemble_size": 1,
+        "numeric_embedding": None}
 
 
 def _make(cls, **params):

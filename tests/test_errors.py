@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from helpers import make_estimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
@@ -20,8 +21,7 @@ FAST = {"device": "cpu", "hidden_layer_sizes": (8,), "batch_size": 16,
 
 
 def _make(cls, **params):
-    known = cls().get_params()
-    return cls(**{**{k: v for k, v in FAST.items() if k in known}, **params})
+    return make_estimator(cls, FAST, **params)
 
 
 def _assert_unfitted(est):

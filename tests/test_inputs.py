@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from helpers import make_estimator
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sknn import MLPClassifier, MLPRegressor
@@ -17,8 +18,7 @@ NO_SCALING = {"numeric_transform": "none"}
 
 
 def _make(cls, base=FAST, **params):
-    known = cls().get_params()
-    return cls(**{**{k: v for k, v in base.items() if k in known}, **params})
+    return make_estimator(cls, base, **params)
 
 
 @pytest.fixture

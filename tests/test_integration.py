@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import make_estimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import make_classification
@@ -20,8 +21,7 @@ FAST = {"device": "cpu", "hidden_layer_sizes": (8,), "batch_size": 16,
 
 
 def _make(cls, **params):
-    known = cls().get_params()
-    return cls(**{**{k: v for k, v in FAST.items() if k in known}, **params})
+    return make_estimator(cls, FAST, **params)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from helpers import make_estimator
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import NotFittedError
@@ -22,8 +23,7 @@ DEFAULT_ARCH = {"device": "cpu", "hidden_layer_sizes": (16,), "max_iter": 3,
 
 
 def _make(cls, base=FAST, **params):
-    known = cls().get_params()
-    return cls(**{**{k: v for k, v in base.items() if k in known}, **params})
+    return make_estimator(cls, base, **params)
 
 
 @pytest.fixture

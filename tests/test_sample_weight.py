@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import make_estimator
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
@@ -28,8 +29,7 @@ NO_SCALING = {"numeric_transform": "none"}
 
 
 def _make(cls, base=FAST, **params):
-    known = cls().get_params()
-    return cls(**{**{k: v for k, v in base.items() if k in known}, **params})
+    return make_estimator(cls, base, **params)
 
 
 @pytest.fixture

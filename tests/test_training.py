@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from helpers import make_estimator
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification
 from skorch import NeuralNet
@@ -19,8 +20,7 @@ FAST = {"device": "cpu", "hidden_layer_sizes": (16,), "batch_size": 16,
 
 
 def _make(cls, base=FAST, **params):
-    known = cls().get_params()
-    return cls(**{**{k: v for k, v in base.items() if k in known}, **params})
+    return make_estimator(cls, base, **params)
 
 
 @pytest.fixture

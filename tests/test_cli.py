@@ -1,0 +1,216 @@
+"""The ``sknn`` command line: the real console script in a subprocess for the
+main flows, ``main()`` in-process for the pinned one-line error messages."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+import sknn
+from sknn import MLPClassifier
+from sknn._cli import build_parser, detect_task, estimator_class, main, parse_params
+
+SCRIPT = Path(sys.executable).with_name("sknn")
+FAST = ["--param", "max_iter=2", "--param", "n_threads=1", "--param", "ensemble_size=1"]
+
+
+def run_sknn(*args, cwd, module=False):
+    """Run the installed ``sknn`` console script (or ``python -m sknn``)."""
+    if not module and not SCRIPT.exists():
+        pytest.fail(f"no console script at {SCRIPT}; reinstall: pip install -e .")
+    command = [sys.executable, "-m", "sknn"] if module else [str(SCRIPT)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    return subprocess.run([*command, *map(str, args)], cwd=cwd, env=env,
+                           capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """60 rows: two numbers, a text column, a text label and a numeric target."""
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60),
+                          "color": rng.choice(["red", "blue"], 60)})
+    frame["label"] = np.where(frame.a + frame.b > 0, "yes", "no")
+    frame["amount"] = 2 * frame.a + frame.b
+    frame.to_csv(folder / "table.csv", index=False)
+    return folder / "table.csv"
+
+
+@pytest.fixture(scope="module")
+def model_file(table):
+    path = table.with_name("model.joblib")
+    frame = pd.read_csv(table)
+    model = MLPClassifier(max_iter=1, ensemble_size=1, n_threads=1)
+    joblib.dump(model.fit(frame[["a", "b", "color"]], frame["label"]), path)
+    return path
+
+
+def error_line(capsys, argv):
+    """Run ``main(argv)`` in-process; the status must be 1 and stderr one line."""
+    status = main([str(arg) for arg in argv])
+    err = capsys.readouterr().err.strip()
+    assert status == 1
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("sknn: error: ")
+    return err
+
+
+# -- through the console script -----------------------------------------------------
+def test_fit_predict_evaluate_through_the_console_script(table, tmp_path):
+    fitted = run_sknn("fit", table, "--target", "label", "--cv", 2, *FAST,
+                      "--output", "m.joblib", cwd=tmp_path)
+    assert fitted.returncode == 0, fitted.stderr
+    assert "target 'label': classification, 2 classes" in fitted.stdout
+    assert "cross-validated accuracy (2 folds)" in fitted.stdout
+    assert "held-out accuracy" in fitted.stdout
+    assert isinstance(joblib.load(tmp_path / "m.joblib"), MLPClassifier)
+
+    predicted = run_sknn("predict", "m.joblib", table, "--proba", "-o", "p.csv",
+                         cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert list(predictions.columns) == ["prediction", "proba_no", "proba_yes"]
+    assert len(predictions) == 60
+    assert set(predictions.prediction) <= {"yes", "no"}
+
+    evaluated = run_sknn("evaluate", "m.joblib", table, "--target", "label",
+                         cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "accuracy" in evaluated.stdout and "log_loss" in evaluated.stdout
+
+
+def test_fit_parquet_regression_and_predict_to_stdout(table, tmp_path):
+    pd.read_csv(table).to_parquet(tmp_path / "table.parquet")
+    fitted = run_sknn("fit", "table.parquet", "--target", "amount", "--cv", 0, *FAST,
+                      cwd=tmp_path)
+    assert fitted.returncode == 0, fitted.stderr
+    assert "target 'amount': regression" in fitted.stdout
+    assert "held-out R2" in fitted.stdout and "cross-validated" not in fitted.stdout
+    predicted = run_sknn("predict", "model.joblib", "table.parquet", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.splitlines()[0] == "prediction"
+    assert len(predicted.stdout.splitlines()) == 61
+
+
+def test_benchmark_prints_a_table_and_saves_curves(table, tmp_path):
+    result = run_sknn("benchmark", table, "--target", "label", *FAST,
+                      "--plot", "curves.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()
+            if line.startswith(("sknn.", "sklearn."))}
+    assert set(rows) == {"sknn.MLPClassifier", "sklearn.MLPClassifier",
+                         "sklearn.HistGradientBoostingClassifier",
+                         "sklearn.LogisticRegression"}
+    assert all(len(values) == 4 for values in rows.values())  # 3 scores, fit s
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_error_is_one_line_without_traceback(tmp_path):
+    result = run_sknn("fit", "missing.csv", "--target", "y", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "sknn: error: no such file: missing.csv\n"
+
+
+def test_help_through_python_m(tmp_path):
+    result = run_sknn("fit", "--help", cwd=tmp_path, module=True)
+    assert result.returncode == 0
+    for option in ("--target", "--model", "--task", "--param", "--cv", "--output"):
+        assert option in result.stdout
+
+
+# -- in-process ---------------------------------------------------------------------
+def test_every_option_of_every_command_has_help():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"fit", "predict", "evaluate", "benchmark"}
+    for name, command in commands.items():
+        for action in command._actions:
+            assert action.help, f"sknn {name}: {action.option_strings or action.dest}"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "{table}", "--target", "nope"],
+     "column 'nope' is not in {table}; columns: a, b, color, label, amount"),
+    (["fit", "{table}"], "--target COL is required with DATA"),
+    (["fit", "{table}", "--target", "label", "--param", "max_itr=3"],
+     "MLPClassifier has no parameter 'max_itr'; valid parameters: activation"),
+    (["fit", "{table}", "--target", "label", "--param", "max_iter=many"],
+     "--param: The 'max_iter' parameter of MLPClassifier must be an int in the range "
+     "[1, inf). Got 'many' instead."),
+    (["fit", "{table}", "--target", "label", "--param", "max_iter"],
+     "--param expects NAME=VALUE, got 'max_iter'"),
+    (["fit", "{table}", "--target", "label", "--cv", "1"],
+     "--cv must be 0 (no cross-validation) or at least 2, got 1"),
+    (["fit", "{table}", "--target", "label", "--task", "regression"],
+     "--task regression needs a numeric target; 'label' holds"),
+    (["fit", "{folder}/notes.txt", "--target", "y"],
+     "cannot read {folder}/notes.txt: expected a .csv or .parquet file"),
+    (["predict", "{table}", "{table}"], "{table} is not a model saved by `sknn fit`"),
+    (["predict", "{folder}/dict.joblib"],
+     "{folder}/dict.joblib holds a builtins.dict, not an sknn model"),
+    (["predict", "{model}", "{folder}/partial.csv"],
+     "{folder}/partial.csv lacks column(s) the model was trained on: color"),
+    (["predict", "{model}", "--proba", "--dataset", "diabetes"],
+     "diabetes (built-in) lacks column(s) the model was trained on: a, b, color"),
+])
+def test_errors_are_one_pinned_line(capsys, table, model_file, argv, message):
+    folder = table.parent
+    (folder / "notes.txt").write_text("not a table")
+    joblib.dump({"weights": 1}, folder / "dict.joblib")
+    pd.read_csv(table)[["a", "b"]].to_csv(folder / "partial.csv", index=False)
+    names = {"table": table, "folder": folder, "model": model_file}
+    err = error_line(capsys, [arg.format(**names) for arg in argv])
+    assert message.format(**names) in err
+
+
+def test_proba_of_a_regressor_is_an_error(capsys, tmp_path):
+    from sknn import MLPRegressor
+
+    model = MLPRegressor(max_iter=1, ensemble_size=1, n_threads=1)
+    joblib.dump(model.fit(np.zeros((4, 2)), np.arange(4.0)), tmp_path / "r.joblib")
+    err = error_line(capsys, ["predict", tmp_path / "r.joblib", "--proba"])
+    assert "--proba needs a classifier" in err
+
+
+def test_parquet_without_pyarrow_says_how_to_get_it(capsys, table, monkeypatch):
+    path = table.with_name("table.parquet")
+    path.write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    err = error_line(capsys, ["fit", path, "--target", "label"])
+    assert "needs pyarrow: pip install pyarrow" in err
+
+
+def test_models_not_in_sknn_yet_say_so_and_appear_when_they_land(capsys, table,
+                                                                  monkeypatch):
+    monkeypatch.delattr(sknn, "TransformerClassifier", raising=False)
+    err = error_line(capsys, ["fit", table, "--target", "label",
+                              "--model", "transformer"])
+    assert "has no TransformerClassifier yet (planned); available: mlp" in err
+    monkeypatch.setattr(sknn, "TransformerClassifier", MLPClassifier, raising=False)
+    assert estimator_class("transformer", "classification") is MLPClassifier
+
+
+def test_params_are_literals_or_strings():
+    params = parse_params(["hidden_layer_sizes=(64, 32)", "alpha=1e-3", "solver=sgd",
+                           "early_stopping=True", "device=cuda:0", "x = 2"])
+    assert params == {"hidden_layer_sizes": (64, 32), "alpha": 1e-3, "solver": "sgd",
+                      "early_stopping": True, "device": "cuda:0", "x": 2}
+
+
+@pytest.mark.parametrize("values, task", [
+    (["a", "b", "a"], "classification"),
+    ([True, False, True], "classification"),
+    ([0, 1, 2, 1], "classification"),
+    ([0.0, 1.0, 2.0], "classification"),
+    ([0.5, 1.0, 2.0], "regression"),
+    (list(range(50)), "regression"),
+])
+def test_task_detection(values, task):
+    assert detect_task(pd.Series(values)) == task
+    assert detect_task(pd.Series(values), "regression") == "regression"

@@ -1,4 +1,5 @@
 """Predict census income straight from the raw Adult CSV: no preprocessing code.
+=============================================================================
 
 The UCI Adult files hold numbers, strings with leading spaces, ``?`` for
 missing values and test labels ending in ``.``. sknn's MLPClassifier takes the

@@ -1,4 +1,5 @@
 """Classify breast-cancer biopsies with sknn inside a scikit-learn grid search.
+============================================================================
 
 Uses scikit-learn's bundled Wisconsin breast cancer data (569 samples, 30
 features; no download). A ``StandardScaler`` + ``MLPClassifier`` pipeline is

@@ -1,4 +1,5 @@
 """Regression of diabetes progression with sknn, next to a Ridge baseline.
+=======================================================================
 
 Uses scikit-learn's bundled diabetes data (442 patients, 10 features;
 no download). sknn standardizes the target inside and maps predictions

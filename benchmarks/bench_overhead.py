@@ -236,14 +236,19 @@ class Sklearn:
 
 
 # -- timing -----------------------------------------------------------------------------
-def time_fit(contender, X, y, batch_size, epochs, device) -> float:
+def time_fit(contender, X, y, batch_size, epochs, device) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of one fit.
+
+    CPU time is reported beside wall time because this shared machine's other
+    load stretches wall time but not the CPU work of a pinned-thread run.
+    """
     sync(device)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     model = contender.fit(X, y, batch_size, epochs)
     sync(device)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     del model
-    return elapsed
+    return elapsed, cpu
 
 
 def time_predict(contender, model, X, device) -> float:
@@ -263,14 +268,17 @@ def rotated(items: list, shift: int) -> list:
 
 
 # -- reporting --------------------------------------------------------------------------
-def fit_rows(times, names, batch_sizes):
+def fit_rows(times, cpu_times, names, batch_sizes):
     rows = []
     for bs in batch_sizes:
         ref = statistics.median(times[("torch", bs)])
+        ref_cpu = statistics.median(cpu_times[("torch", bs)])
         for name in names:
             runs = times[(name, bs)]
             med = statistics.median(runs)
-            rows.append((name, bs, med, min(runs), max(runs), med / ref, len(runs)))
+            med_cpu = statistics.median(cpu_times[(name, bs)])
+            rows.append((name, bs, med, min(runs), max(runs), med / ref, len(runs),
+                         med_cpu, med_cpu / ref_cpu))
     return rows
 
 
@@ -289,9 +297,10 @@ def print_text(fit, predict, args):
     print(f"fit: {args.rows} rows x {N_FEATURES}, {args.epochs} epochs "
           f"(seconds; ratio = median / torch median)")
     print(f"{'library':<8} {'batch':>6} {'median':>9} {'min':>9} {'max':>9} "
-          f"{'ratio':>7} {'runs':>5}")
-    for name, bs, med, lo, hi, ratio, n in fit:
-        print(f"{name:<8} {bs:>6} {med:>9.3f} {lo:>9.3f} {hi:>9.3f} {ratio:>7.2f} {n:>5}")
+          f"{'ratio':>7} {'runs':>5} {'cpu med':>9} {'cpu ratio':>9}")
+    for name, bs, med, lo, hi, ratio, n, cpu, cpu_ratio in fit:
+        print(f"{name:<8} {bs:>6} {med:>9.3f} {lo:>9.3f} {hi:>9.3f} {ratio:>7.2f} {n:>5}"
+              f" {cpu:>9.3f} {cpu_ratio:>9.2f}")
     if not predict:
         return
     print()
@@ -307,10 +316,11 @@ def print_markdown(fit, predict, args, env):
           f"Adam lr {LR}, {args.epochs} epochs, {env}; median of {args.repeats} "
           "runs; ratio to the hand-written PyTorch loop.")
     print()
-    print("| library | batch size | median fit (s) | ratio to torch |")
-    print("|---|---:|---:|---:|")
-    for name, bs, med, _, _, ratio, _ in fit:
-        print(f"| {name} | {bs} | {med:.2f} | {ratio:.2f} |")
+    print("| library | batch size | median fit (s) | ratio to torch | median CPU (s) "
+          "| CPU ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, bs, med, _, _, ratio, _, cpu, cpu_ratio in fit:
+        print(f"| {name} | {bs} | {med:.2f} | {ratio:.2f} | {cpu:.2f} | {cpu_ratio:.2f} |")
     if not predict:
         return
     print()
@@ -418,15 +428,17 @@ def run(args) -> None:
               f"({contender.n_params(model):,} parameters)")
 
     fit_times = {(c.name, bs): [] for c in contenders for bs in args.batch_sizes}
+    cpu_times = {key: [] for key in fit_times}
     predict_times = {c.name: [] for c in contenders}
     step = 0
     for repeat in range(args.repeats):
         for bs in args.batch_sizes:
             for contender in rotated(contenders, step):
-                t = time_fit(contender, X, y, bs, args.epochs, device)
+                t, cpu = time_fit(contender, X, y, bs, args.epochs, device)
                 fit_times[(contender.name, bs)].append(t)
+                cpu_times[(contender.name, bs)].append(cpu)
                 print(f"repeat {repeat + 1}/{args.repeats} bs={bs:<5} "
-                      f"{contender.name:<8} fit {t:8.3f} s", flush=True)
+                      f"{contender.name:<8} fit {t:8.3f} s (cpu {cpu:8.3f} s)", flush=True)
             step += 1
         if X_pred is not None:
             for contender in rotated(contenders, step):
@@ -436,7 +448,7 @@ def run(args) -> None:
                       f"{contender.name:<8} {len(X_pred) / t:12,.0f} rows/s", flush=True)
             step += 1
 
-    fit = fit_rows(fit_times, names, args.batch_sizes)
+    fit = fit_rows(fit_times, cpu_times, names, args.batch_sizes)
     predict = predict_rows(predict_times, names, len(X_pred)) if X_pred is not None else []
     print_text(fit, predict, args)
     if args.markdown:

@@ -70,7 +70,25 @@ class SknnNet(NeuralNet):
         self._notify_grad = any(
             _overrides(cb, "on_grad_computed") for _, cb in self.callbacks_
         )
+        # Per-batch hooks go only to the callbacks that define them: on small
+        # batches, calling every callback's no-op costs more than the step.
+        self._batch_hooks = {
+            method: [getattr(cb, method) for _, cb in self.callbacks_
+                     if _overrides(cb, method)]
+            for method in ("on_batch_begin", "on_batch_end")
+        }
         return self
+
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        # The same loss reduced inside its kernel, for batches without row weights.
+        self.criterion_mean_ = copy.copy(self.criterion_)
+        self.criterion_mean_.reduction = "mean"
+        return self
+
+    def _notify_batch(self, method, **kwargs):
+        for hook in self._batch_hooks[method]:
+            hook(self, **kwargs)
 
     # -- data ---------------------------------------------------------------
     def get_dataset(self, X, y=None):
@@ -100,9 +118,9 @@ class SknnNet(NeuralNet):
             y_true = y_true.repeat_interleave(n_members, dim=0)
             if weight is not None:
                 weight = weight.repeat_interleave(n_members)
-        per_element = self.criterion_(y_pred, y_true)
         if weight is None:
-            return per_element.mean()
+            return self.criterion_mean_(y_pred, y_true)
+        per_element = self.criterion_(y_pred, y_true)
         per_row = per_element if per_element.ndim == 1 else per_element.mean(dim=1)
         # Weights are normalized to mean 1 over the training set, so this is
         # an unbiased estimate of the weighted mean loss.
@@ -136,21 +154,19 @@ class SknnNet(NeuralNet):
         if iterator is None:
             return
         self.module_.train(training)
-        # float64: a float32 sum would round the loss of float64 training.
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        n_rows = 0
-        outputs = []
+        # Batch losses stay on the device and are summed once per epoch: no
+        # per-batch host sync and no extra kernel on the hot path.
+        losses, batch_rows, outputs = [], [], []
         with torch.set_grad_enabled(training):
             for batch in iterator:
-                self.notify("on_batch_begin", batch=batch, training=training)
+                self._notify_batch("on_batch_begin", batch=batch, training=training)
                 step = step_fn(batch, **fit_params)
-                batch_rows = len(batch[0])
-                loss_sum.add_(step["loss"].detach(), alpha=batch_rows)
-                n_rows += batch_rows
+                losses.append(step["loss"].detach())
+                batch_rows.append(len(batch[0]))
                 if not training:
                     outputs.append(step["y_pred"])
-                self.notify("on_batch_end", batch=batch, training=training, **step)
-        self.history.record(prefix + "_loss", (loss_sum / max(n_rows, 1)).item())
+                self._notify_batch("on_batch_end", batch=batch, training=training, **step)
+        self.history.record(prefix + "_loss", _mean_loss(losses, batch_rows))
         self.history.record(prefix + "_batch_count", len(iterator))
         if not training and self.validation_score is not None:
             y, weight = iterator.data.targets()
@@ -201,6 +217,15 @@ class SknnNet(NeuralNet):
             for X, _, _ in self.get_iterator(data, training=False):
                 outputs.append(self.module_(X))
         return torch.cat(outputs).cpu()
+
+
+def _mean_loss(losses: list[torch.Tensor], batch_rows: list[int]) -> float:
+    """Row-weighted mean of per-batch mean losses (float64: exact for float64 nets)."""
+    if not losses:
+        return math.nan
+    stacked = torch.stack(losses).to(torch.float64)
+    rows = torch.tensor(batch_rows, dtype=torch.float64, device=stacked.device)
+    return float(stacked.dot(rows) / rows.sum())
 
 
 class ConvergenceMonitor(Callback):

@@ -1,7 +1,8 @@
 """sknn: scikit-learn neural-network estimators trained with PyTorch through skorch."""
 
+from sknn._cnn import CNNClassifier, CNNRegressor
 from sknn._mlp import MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["CNNClassifier", "CNNRegressor", "MLPClassifier", "MLPRegressor", "__version__"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -42,7 +43,7 @@ SOLVERS = {
     "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
 }
 SCHEDULES = ("constant", "warmup_cosine", "onecycle")
-# Up to this many values (n_samples * n_features), float64 input trains in
+# Up to this many values (n_samples * n_features, all axes of n-D X), float64 input trains in
 # float64 under dtype='auto': as exact as scikit-learn, at no measurable cost.
 AUTO_FLOAT64_MAX_VALUES = 10_000
 # Hold out a validation set by default once there is enough data for one to be
@@ -88,6 +89,10 @@ class BaseNeuralEstimator(BaseEstimator):
     def _row_weights(self, y, sample_weight):
         """Per-row loss weights before normalization (classifiers add class_weight)."""
         return sample_weight
+
+    def _max_epochs(self, n_train: int, batch_size: int) -> int:
+        """Epochs of a full fit: ``max_iter`` (subclasses may resolve an 'auto')."""
+        return self.max_iter
 
     # -- validation -----------------------------------------------------------
     def _validate_X(self, X, reset: bool):
@@ -177,7 +182,7 @@ class BaseNeuralEstimator(BaseEstimator):
             else TensorData(X_data, y_data, w_data, indices=valid_idx, device=device),
         )
         batch_size = self._batch_size(len(fit_data.train))
-        epochs = 1 if incremental else self.max_iter
+        epochs = 1 if incremental else self._max_epochs(len(fit_data.train), batch_size)
 
         with self._torch_context(device, seed):
             if continuing:
@@ -208,6 +213,7 @@ class BaseNeuralEstimator(BaseEstimator):
                   validation):
         optimizer, optimizer_kwargs = SOLVERS[self.solver]
         n_batches = -(-n_train // batch_size)
+        max_epochs = self._max_epochs(n_train, batch_size)
         callbacks = [
             ("convergence", ConvergenceMonitor(
                 tol=self.tol, n_iter_no_change=self.n_iter_no_change,
@@ -216,7 +222,7 @@ class BaseNeuralEstimator(BaseEstimator):
         ]
         if self.learning_rate != "constant":
             callbacks.append(("lr_schedule", StepSchedule(
-                self.learning_rate, total_steps=self.max_iter * n_batches,
+                self.learning_rate, total_steps=max_epochs * n_batches,
             )))
         callbacks += list(self.callbacks or [])
         net = SknnNet(
@@ -225,7 +231,7 @@ class BaseNeuralEstimator(BaseEstimator):
             optimizer=optimizer,
             lr=self.learning_rate_init,
             batch_size=batch_size,
-            max_epochs=self.max_iter,
+            max_epochs=max_epochs,
             train_split=None,
             callbacks=callbacks,
             verbose=int(self.verbose),
@@ -352,7 +358,7 @@ class BaseNeuralEstimator(BaseEstimator):
     def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
         """Floating-point type of the weights and data (see the ``dtype`` parameter)."""
         if self.dtype == "auto":
-            small = X.shape[0] * X.shape[1] <= AUTO_FLOAT64_MAX_VALUES
+            small = math.prod(X.shape) <= AUTO_FLOAT64_MAX_VALUES
             exact = X.dtype == np.float64 and small and device.type == "cpu"
             return torch.float64 if exact else torch.float32
         return getattr(torch, self.dtype)

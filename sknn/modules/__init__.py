@@ -4,6 +4,16 @@ Nothing here imports scikit-learn: each class is an ordinary typed
 :class:`torch.nn.Module` that can be used on its own.
 """
 
+from sknn.modules.cnn import (
+    FCN,
+    ConvBlock,
+    GlobalPoolNet,
+    ImageAugment,
+    PlainCNN,
+    ResidualBlock,
+    ResNet,
+    SeriesAugment,
+)
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import MLP, make_activation
 from sknn.modules.tabular import (
@@ -14,6 +24,14 @@ from sknn.modules.tabular import (
 )
 
 __all__ = [
+    "FCN",
+    "ConvBlock",
+    "GlobalPoolNet",
+    "ImageAugment",
+    "PlainCNN",
+    "ResNet",
+    "ResidualBlock",
+    "SeriesAugment",
     "MLP",
     "EnsembleMLP",
     "PeriodicEmbedding",

@@ -141,12 +141,13 @@ class BaseNeuralEstimator(BaseEstimator):
         return self.__sklearn_tags__().estimator_type == "classifier"
 
     # -- fit ----------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, classes=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, classes=None, incremental=False, task=None):
+        """Fit; ``task`` replaces the one ``_make_task`` learns from y (distillation)."""
         continuing = (incremental or self.warm_start) and hasattr(self, "net_")
         snapshot = self._snapshot() if continuing else None
         try:
             return self._fit_unsafe(X, y, sample_weight, classes, incremental,
-                                    continuing)
+                                    continuing, task)
         except BaseException:
             if continuing:
                 self._restore(snapshot)
@@ -154,7 +155,8 @@ class BaseNeuralEstimator(BaseEstimator):
                 self._discard_fitted_state()
             raise
 
-    def _fit_unsafe(self, X, y, sample_weight, classes, incremental, continuing):
+    def _fit_unsafe(self, X, y, sample_weight, classes, incremental, continuing,
+                    task=None):
         name = type(self).__name__
         X, y = self._validate_X_y(X, y, reset=not continuing)
         sample_weight = self._raise_with_name(
@@ -162,7 +164,10 @@ class BaseNeuralEstimator(BaseEstimator):
             ensure_non_negative=True,
         )
         X = self._encode_X(X, sample_weight, fit=not continuing)
-        task = self.task_ if continuing else self._make_task(y, classes, sample_weight)
+        if continuing:
+            task = self.task_
+        elif task is None:
+            task = self._make_task(y, classes, sample_weight)
         y_encoded = task.encode(y, name)
         weights = self._row_weights(y, sample_weight)
 

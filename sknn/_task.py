@@ -176,3 +176,83 @@ def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> float:
     if weight is None:
         return values.mean().item()
     return ((values * weight).sum() / weight.sum()).item()
+
+
+class DistillationTask(ClassificationTask):
+    """Single-label classification learned from a teacher's probabilities.
+
+    Targets are rows ``[soft | hard]`` of width ``2 * n_classes``: the
+    teacher's probabilities softened by ``temperature`` (:meth:`soft_targets`)
+    and the one-hot true label (zeros for unlabelled rows). Plain labels are
+    accepted too (both halves one-hot), so a distilled student can keep
+    training on labels. Predictions are those of :class:`ClassificationTask`.
+
+    Parameters
+    ----------
+    classes : ndarray
+    temperature : float
+    alpha : float
+        Weight of the teacher's part of the loss; ``1 - alpha`` goes to the labels.
+    """
+
+    def __init__(self, classes: np.ndarray, temperature: float = 1.0, alpha: float = 1.0):
+        super().__init__(classes)
+        self.temperature = temperature
+        self.alpha = alpha
+
+    def soft_targets(self, proba: np.ndarray) -> np.ndarray:
+        """Probabilities ``p`` softened to ``p ** (1 / T)``, renormalized per row."""
+        logits = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, None))
+        logits /= self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        soft = np.exp(logits)
+        return soft / soft.sum(axis=1, keepdims=True)
+
+    def make_criterion(self) -> nn.Module:
+        return DistillationLoss(self.temperature, self.alpha, reduction="none")
+
+    def encode(self, y, estimator_name: str) -> torch.Tensor:
+        n_classes = len(self.classes)
+        if np.ndim(y) == 2 and np.shape(y)[1] == 2 * n_classes and (
+                np.asarray(y).dtype.kind == "f"):
+            return torch.as_tensor(np.asarray(y, dtype=np.float64))
+        one_hot = nn.functional.one_hot(super().encode(y, estimator_name), n_classes)
+        return torch.cat([one_hot, one_hot], dim=1).double()
+
+    def validation_score(self, outputs, y, weight) -> float:
+        """Accuracy against the true label where there is one, else the teacher's."""
+        n_classes = len(self.classes)
+        soft, hard = y[:, :n_classes], y[:, n_classes:]
+        reference = torch.where(hard.sum(dim=1) > 0, hard.argmax(dim=1), soft.argmax(dim=1))
+        return _weighted_mean((outputs.argmax(dim=1) == reference).float(), weight)
+
+
+class DistillationLoss(nn.Module):
+    """``alpha * T² * CE(z / T, soft) + (1 - alpha) * CE(z, hard)`` per row (Hinton 2015).
+
+    ``target`` rows are ``[soft | hard]`` (see :class:`DistillationTask`);
+    cross-entropy with probability targets (soft cross-entropy). The ``T²``
+    keeps the soft part's gradients on the scale of the hard part's.
+
+    Parameters
+    ----------
+    temperature : float
+    alpha : float
+    reduction : {'none', 'mean'}, default='mean'
+    """
+
+    def __init__(self, temperature: float = 1.0, alpha: float = 1.0,
+                 reduction: str = "mean"):
+        super().__init__()
+        self.temperature = temperature
+        self.alpha = alpha
+        self.reduction = reduction
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n_classes = logits.shape[-1]
+        soft, hard = target[:, :n_classes], target[:, n_classes:]
+        t = self.temperature
+        soft_loss = -(soft * torch.log_softmax(logits / t, dim=-1)).sum(dim=-1) * t * t
+        hard_loss = -(hard * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+        loss = self.alpha * soft_loss + (1 - self.alpha) * hard_loss
+        return loss.mean() if self.reduction == "mean" else loss

@@ -1,8 +1,17 @@
 """sknn: scikit-learn neural-network estimators trained with PyTorch through skorch."""
 
 from sknn._cnn import CNNClassifier, CNNRegressor
+from sknn._distill import DistilledClassifier, DistilledRegressor
 from sknn._mlp import MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["CNNClassifier", "CNNRegressor", "MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = [
+    "CNNClassifier",
+    "CNNRegressor",
+    "DistilledClassifier",
+    "DistilledRegressor",
+    "MLPClassifier",
+    "MLPRegressor",
+    "__version__",
+]

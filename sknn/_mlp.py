@@ -112,7 +112,9 @@ _SHARED_PARAMS_DOC = """
         follows ``OMP_NUM_THREADS`` when set (joblib's workers set it to
         ``cpu_count // n_jobs``), else torch's default.
     verbose : int, default=0
-        0 is silent; 1 or more prints skorch's per-epoch table.
+        0 is silent; 1 shows a progress bar per epoch (tqdm, notebook-aware)
+        with the training loss and validation score; 2 or more prints
+        skorch's per-epoch table.
     warm_start : bool, default=False
         Let a new ``fit`` continue from the current weights.
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None

@@ -18,6 +18,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 
 from sknn._data import BatchIterator, TensorData
+from sknn._progress import EpochProgressBar
 
 
 class FitData:
@@ -61,7 +62,9 @@ class SknnNet(NeuralNet):
     @property
     def _default_callbacks(self):
         callbacks = [("epoch_timer", EpochTimer())]
-        if self.verbose:
+        if self.verbose == 1:
+            callbacks.append(("progress_bar", EpochProgressBar()))
+        elif self.verbose:
             callbacks.append(("print_log", PrintLog()))
         return callbacks
 

@@ -50,6 +50,11 @@ AUTO_FLOAT64_MAX_VALUES = 10_000
 # informative (scikit-learn's estimator checks use smaller data and stop on the
 # training loss, as scikit-learn's MLP).
 AUTO_EARLY_STOPPING_MIN_SAMPLES = 1_000
+# n_iter_no_change='auto': epochs without improvement before stopping, on a
+# held-out score (20: benchmarks/RESULTS.md, tabular section; 10 stopped
+# tabular nets before their best epoch) and on the training loss (scikit-learn's 10).
+AUTO_PATIENCE_VALIDATION = 20
+AUTO_PATIENCE_TRAINING_LOSS = 10
 
 
 class BaseNeuralEstimator(BaseEstimator):
@@ -68,7 +73,8 @@ class BaseNeuralEstimator(BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "device": [str, torch.device],
@@ -221,7 +227,7 @@ class BaseNeuralEstimator(BaseEstimator):
         max_epochs = self._max_epochs(n_train, batch_size)
         callbacks = [
             ("convergence", ConvergenceMonitor(
-                tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol, n_iter_no_change=self._patience(validation),
                 monitor_validation=validation,
             )),
         ]
@@ -248,12 +254,12 @@ class BaseNeuralEstimator(BaseEstimator):
         )
         return net.initialize()
 
-    @staticmethod
-    def _prepare_callbacks(net, fit_data, incremental):
+    def _prepare_callbacks(self, net, fit_data, incremental):
         """Point sknn's own callbacks at this call's data and mode."""
         for _, callback in net.callbacks_:
             if isinstance(callback, ConvergenceMonitor):
                 callback.monitor_validation = fit_data.valid is not None
+                callback.n_iter_no_change = self._patience(fit_data.valid is not None)
                 callback.enabled = not incremental
             elif isinstance(callback, StepSchedule) and not incremental:
                 callback.step_ = 0  # a new fit (warm start too) restarts the schedule
@@ -312,6 +318,18 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _patience(self, validation: bool) -> int:
+        """Epochs without improvement before stopping (``n_iter_no_change``).
+
+        'auto' waits longer on a validation score than on the training loss:
+        the best epoch's weights are restored, so patience costs only time,
+        and validation curves of tabular nets often improve again after a
+        plateau.
+        """
+        if self.n_iter_no_change != "auto":
+            return self.n_iter_no_change
+        return AUTO_PATIENCE_VALIDATION if validation else AUTO_PATIENCE_TRAINING_LOSS
 
     def _early_stopping_active(self, n_samples: int) -> bool:
         if self.early_stopping == "auto":

@@ -96,8 +96,10 @@ _SHARED_PARAMS_DOC = """
         training stops when the training loss stalls the same way.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training data held out for early stopping.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+    n_iter_no_change : int or 'auto', default='auto'
+        Epochs without improvement before stopping. 'auto': 20 when early
+        stopping monitors held-out data (the best epoch is restored, so waiting
+        costs only time), 10 when it monitors the training loss.
     tol : float, default=1e-4
         Minimum improvement that resets the ``n_iter_no_change`` count.
     random_state : int, RandomState instance or None, default=None
@@ -203,7 +205,7 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
         max_iter=200,
         early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change="auto",
         tol=1e-4,
         class_weight=None,
         random_state=None,
@@ -290,7 +292,7 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
         max_iter=200,
         early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change="auto",
         tol=1e-4,
         random_state=None,
         device="auto",

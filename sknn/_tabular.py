@@ -264,8 +264,8 @@ class TabularEncoder:
             sample_weight, dtype=np.float64)
 
         numeric = self._numeric_values(table)
-        self.indicator_index = [j for j in range(numeric.shape[1])
-                                if np.isnan(numeric[:, j]).any()]
+        # One row-major pass, not a strided scan per column.
+        self.indicator_index = np.flatnonzero(np.isnan(numeric).any(axis=0)).tolist()
         self.scaler = _NumericScaler(self.numeric_transform).fit(numeric, weights)
         self.categories = [_CategoricalColumn.fit(_column(table, j), weights)
                            for j in self.categorical_index]

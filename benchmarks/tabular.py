@@ -101,23 +101,13 @@ def make_model(name, task, seed, threads):
 
 
 def _sklearn_mlp(task, seed):
-    from sklearn.compose import make_column_selector, make_column_transformer
-    from sklearn.impute import SimpleImputer
+    """scikit-learn's MLP behind the command line's baseline preprocessing."""
     from sklearn.neural_network import MLPClassifier, MLPRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    categorical = make_pipeline(
-        SimpleImputer(strategy="most_frequent"),
-        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-    )
-    preprocess = make_column_transformer(
-        (numeric, make_column_selector(dtype_include="number")),
-        (categorical, make_column_selector(dtype_exclude="number")),
-    )
+    from sknn._cli import baseline_pipeline
+
     cls = MLPClassifier if task == "classification" else MLPRegressor
-    return make_pipeline(preprocess, cls(early_stopping=True, random_state=seed))
+    return baseline_pipeline(cls(early_stopping=True, random_state=seed))
 
 
 # -- runs -----------------------------------------------------------------------

@@ -542,27 +542,30 @@ class TabularInputMixin:
 
     def _tabular_input_layer(self):
         """Input module for the fitted encoder's layout, or None for plain numbers."""
-        from sknn.modules.tabular import (
-            PeriodicEmbedding,
-            PiecewiseLinearEmbedding,
-            TabularInput,
-        )
+        from sknn.modules.tabular import TabularInput
 
         encoder = self.encoder_
         if (encoder.numeric_embedding is None and not encoder.categorical_index
                 and not encoder.indicator_index):
             return None
-        numeric_embedding = None
-        if encoder.n_numeric == 0:
-            pass  # only categorical columns: nothing to embed numerically
-        elif encoder.numeric_embedding == "periodic":
-            numeric_embedding = PeriodicEmbedding(
-                encoder.n_numeric, N_FREQUENCIES, FREQUENCY_SCALE, D_NUMERIC_EMBEDDING)
-        elif encoder.numeric_embedding == "piecewise_linear":
-            edges = [torch.as_tensor(e) for e in encoder.bin_edges]
-            numeric_embedding = PiecewiseLinearEmbedding(edges, D_NUMERIC_EMBEDDING)
         return TabularInput(encoder.n_numeric, encoder.n_indicators,
-                            encoder.cardinalities, numeric_embedding)
+                            encoder.cardinalities,
+                            self._numeric_embedding_layer(D_NUMERIC_EMBEDDING))
+
+    def _numeric_embedding_layer(self, d_embedding: int):
+        """The fitted encoder's numeric embedding, ``d_embedding`` wide per column, or None."""
+        from sknn.modules.tabular import PeriodicEmbedding, PiecewiseLinearEmbedding
+
+        encoder = self.encoder_
+        if encoder.n_numeric == 0:
+            return None  # only categorical columns: nothing to embed numerically
+        if encoder.numeric_embedding == "periodic":
+            return PeriodicEmbedding(
+                encoder.n_numeric, N_FREQUENCIES, FREQUENCY_SCALE, d_embedding)
+        if encoder.numeric_embedding == "piecewise_linear":
+            edges = [torch.as_tensor(e) for e in encoder.bin_edges]
+            return PiecewiseLinearEmbedding(edges, d_embedding)
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -18,6 +18,7 @@ from sknn.modules.cnn import (
     PlainCNN,
     ResNet,
     SeriesAugment,
+    use_layer_norm,
 )
 
 ARCHITECTURES = {"resnet": ResNet, "fcn": FCN, "plain": PlainCNN}
@@ -45,6 +46,7 @@ _CNN_CONSTRAINTS = {
     "input_shape": [None, tuple, list],
     "augment": [None, "boolean", list, tuple],
     "dropout": [Interval(Real, 0, 1, closed="left")],
+    "normalization": [StrOptions({"batch", "layer"})],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
 }
 
@@ -63,7 +65,8 @@ class _CNNArchitecture(SequenceInputMixin):
                   "augment": self._augment_module(spatial_dims)}
         if self.architecture == "resnet":
             kwargs["spatial_size"] = min(spatial)
-        return ARCHITECTURES[self.architecture](n_channels, task.n_outputs, **kwargs)
+        module = ARCHITECTURES[self.architecture](n_channels, task.n_outputs, **kwargs)
+        return use_layer_norm(module) if self.normalization == "layer" else module
 
     def _positive_ints(self, name, value, default):
         if value is None:
@@ -136,7 +139,12 @@ _SHARED_PARAMS_DOC_CNN = """
         shifts for images; or a list of some of 'jitter', 'scale', 'shift'
         (series) or 'shift', 'flip' (images).
     dropout : float in [0, 1), default=0.0
-        Dropout before the output layer."""
+        Dropout before the output layer.
+    normalization : {'batch', 'layer'}, default='batch'
+        Batch norm after each convolution, as the published networks; or a
+        per-sample norm (``GroupNorm(1, C)``), which makes each sample's output
+        independent of its batch: sample weights then train exactly as
+        repeated samples, and tiny batches do no harm."""
 
 _TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
     learning_rate_init : float, default=1e-3
@@ -211,7 +219,8 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(40, 2, 30).astype(np.float32)  # 40 series, 2 channels, length 30
     >>> y = (X[:, 0].mean(axis=1) > 0).astype(int)
-    >>> clf = CNNClassifier(n_filters=(8, 8), max_iter=20, random_state=0).fit(X, y)
+    >>> clf = CNNClassifier(n_filters=(8, 8), max_iter=20, n_threads=1, random_state=0)
+    >>> clf = clf.fit(X, y)
     >>> clf.input_shape_
     (2, 30)
     >>> clf.predict_proba(X[:3]).shape
@@ -231,6 +240,7 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
         input_shape=None,
         augment=None,
         dropout=0.0,
+        normalization="batch",
         alpha=1e-4,
         solver="adam",
         learning_rate_init=1e-3,
@@ -256,6 +266,7 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
         self.input_shape = input_shape
         self.augment = augment
         self.dropout = dropout
+        self.normalization = normalization
         self.alpha = alpha
         self.solver = solver
         self.learning_rate_init = learning_rate_init
@@ -300,7 +311,8 @@ class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(40, 1, 30).astype(np.float32)
     >>> y = X[:, 0, :10].sum(axis=1)
-    >>> reg = CNNRegressor(n_filters=(8,), max_iter=20, random_state=0).fit(X, y)
+    >>> reg = CNNRegressor(n_filters=(8,), max_iter=20, n_threads=1, random_state=0)
+    >>> reg = reg.fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
     """
@@ -318,6 +330,7 @@ class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
         input_shape=None,
         augment=None,
         dropout=0.0,
+        normalization="batch",
         alpha=1e-4,
         solver="adam",
         learning_rate_init=1e-3,
@@ -342,6 +355,7 @@ class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
         self.input_shape = input_shape
         self.augment = augment
         self.dropout = dropout
+        self.normalization = normalization
         self.alpha = alpha
         self.solver = solver
         self.learning_rate_init = learning_rate_init

@@ -215,6 +215,25 @@ def test_sample_weight_and_class_weight_change_the_fit():
     np.testing.assert_allclose(scaled, base, rtol=1e-5, atol=1e-6)
 
 
+def test_layer_norm_makes_weights_train_as_repeats():
+    X, y = _series(n=20)
+    weights = np.arange(20) % 3
+    params = {"normalization": "layer", "batch_size": 256, "dtype": "float64"}
+    weighted = _make(**params).fit(X, y, sample_weight=weights)
+    repeated = _make(**params).fit(np.repeat(X, weights, axis=0), np.repeat(y, weights))
+    np.testing.assert_allclose(_proba(weighted, X), _proba(repeated, X), rtol=1e-6)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d)
+                   for m in weighted.net_.module_.modules())
+
+
+def test_auto_batch_size_and_epochs():
+    est = CNNClassifier()
+    assert [est._batch_size(n) for n in (10, 36, 50, 7200)] == [10, 12, 13, 64]
+    assert est._max_epochs(36, 12) == 100  # small series data: 100 epochs
+    assert est._max_epochs(7200, 64) == 8  # 8,000 images: 8 epochs
+    assert CNNClassifier(max_iter=3)._max_epochs(36, 12) == 3
+
+
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])
 def test_persistence(dump, tmp_path):
     X, y = _series()

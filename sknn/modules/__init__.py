@@ -13,6 +13,7 @@ from sknn.modules.cnn import (
     ResidualBlock,
     ResNet,
     SeriesAugment,
+    use_layer_norm,
 )
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import MLP, make_activation
@@ -21,6 +22,13 @@ from sknn.modules.tabular import (
     PiecewiseLinearEmbedding,
     TabularInput,
     embedding_dim,
+)
+from sknn.modules.transformer import (
+    FeatureTokenizer,
+    PatchTokenizer,
+    ReGLU,
+    Transformer,
+    TransformerBlock,
 )
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "ResNet",
     "ResidualBlock",
     "SeriesAugment",
+    "use_layer_norm",
     "MLP",
     "EnsembleMLP",
     "PeriodicEmbedding",
@@ -39,4 +48,9 @@ __all__ = [
     "TabularInput",
     "embedding_dim",
     "make_activation",
+    "FeatureTokenizer",
+    "PatchTokenizer",
+    "ReGLU",
+    "Transformer",
+    "TransformerBlock",
 ]

@@ -35,6 +35,37 @@ def _batch_norm(spatial_dims: int, n_features: int) -> nn.Module:
     return (nn.BatchNorm1d if spatial_dims == 1 else nn.BatchNorm2d)(n_features)
 
 
+def use_layer_norm(module: nn.Module) -> nn.Module:
+    """Replace every batch norm in ``module`` by a per-sample norm, in place.
+
+    Each :class:`~torch.nn.BatchNorm1d`/``2d`` becomes ``GroupNorm(1, C)``:
+    normalization over each sample's channels and positions, so a sample's
+    output no longer depends on the other samples of its batch (weighted rows
+    then train exactly as repeated ones).
+
+    Parameters
+    ----------
+    module : nn.Module
+
+    Returns
+    -------
+    nn.Module
+        ``module`` itself.
+
+    Examples
+    --------
+    >>> net = use_layer_norm(ResNet(1, 2, n_filters=(4,)))
+    >>> any(isinstance(m, nn.BatchNorm1d) for m in net.modules())
+    False
+    """
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm1d | nn.BatchNorm2d):
+            setattr(module, name, nn.GroupNorm(1, child.num_features))
+        else:
+            use_layer_norm(child)
+    return module
+
+
 def _check_spatial_dims(spatial_dims: int) -> None:
     if spatial_dims not in (1, 2):
         raise ValueError(f"spatial_dims must be 1 (series) or 2 (images); got {spatial_dims}.")

@@ -16,9 +16,10 @@ from sklearn.base import (
     clone,
 )
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._task import DistillationTask
@@ -30,16 +31,39 @@ class _BaseDistilled(MetaEstimatorMixin, BaseEstimator):
     def _default_student(self):
         raise NotImplementedError
 
+    def _check_X(self, X, reset: bool):
+        """Record or check the features of X; refuse what neither model accepts.
+
+        X is passed on as given (the student and the teacher each validate
+        and encode it their own way). Unless both take NaN as a missing
+        value, NaN and infinity are refused here, in ``predict`` too (the
+        student alone would accept NaN there).
+        """
+        input_tags = self.__sklearn_tags__().input_tags
+        if not input_tags.allow_nan:
+            check_array(X, accept_sparse=["csr", "csc", "coo"] if input_tags.sparse else False,
+                        dtype=None, allow_nd=True, estimator=self, input_name="X")
+        validate_data(self, X, reset=reset, skip_check_array=True)
+
     def _resolve(self, X, y, sample_weight):
-        """Validate; return the fresh student and the fitted teacher."""
+        """Validate; return the fresh student and the fitted teacher.
+
+        With ``random_state`` set, the student (and a teacher fitted here) are
+        seeded from it, as scikit-learn's meta-estimators seed their clones.
+        """
         name = type(self).__name__
-        validate_data(self, X, reset=True, skip_check_array=True)
+        self._check_X(X, reset=True)
         student = self._default_student() if self.student is None else clone(self.student)
         if self.teacher is None:
             raise ValueError(f"{name} needs a teacher: a fitted scikit-learn estimator; "
                              "got teacher=None.")
+        if self.random_state is not None:
+            random_state = check_random_state(self.random_state)
+            student.set_params(random_state=random_state.randint(np.iinfo(np.int32).max))
         if self.fit_teacher:
             teacher = clone(self.teacher)
+            if self.random_state is not None and "random_state" in teacher.get_params():
+                teacher.set_params(random_state=random_state.randint(np.iinfo(np.int32).max))
             fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
             return student, teacher.fit(X, y, **fit_params)
         try:
@@ -86,16 +110,18 @@ class _BaseDistilled(MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self)
+        self._check_X(X, reset=False)
         return self.student_.predict(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         student = self._default_student() if self.student is None else self.student
-        parts = [student.__sklearn_tags__().input_tags]
-        if self.teacher is not None:
-            parts.append(self.teacher.__sklearn_tags__().input_tags)
+        models = [student] if self.teacher is None else [student, self.teacher]
+        model_tags = [model.__sklearn_tags__() for model in models]
         for flag in ("sparse", "allow_nan", "string", "categorical"):
-            setattr(tags.input_tags, flag, all(getattr(p, flag) for p in parts))
+            setattr(tags.input_tags, flag,
+                    all(getattr(t.input_tags, flag) for t in model_tags))
+        tags.target_tags.multi_output = all(t.target_tags.multi_output for t in model_tags)
         return tags
 
 
@@ -110,7 +136,11 @@ _PARAMS_DOC = """
     fit_teacher : bool, default=False
         Fit a clone of ``teacher`` on ``(X, y)`` first: distillation from
         scratch in one ``fit``, honest inside cross-validation (a teacher fitted
-        on all the data would leak the validation folds)."""
+        on all the data would leak the validation folds).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the clone of the student (and of the teacher when
+        ``fit_teacher=True`` and it has a ``random_state``), so that ``fit``
+        gives the same model every time. None keeps their own settings."""
 
 _FIT_DOC = """
         X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
@@ -183,15 +213,18 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "fit_teacher": ["boolean"],
+        "random_state": ["random_state"],
     }
 
     def __init__(self, student=None, teacher=None, *, temperature=2.0, alpha=0.9,
-                 fit_teacher=False):
+                 fit_teacher=False,
+                 random_state=None):
         self.student = student
         self.teacher = teacher
         self.temperature = temperature
         self.alpha = alpha
         self.fit_teacher = fit_teacher
+        self.random_state = random_state
 
     def _default_student(self):
         from sknn._mlp import MLPClassifier
@@ -239,6 +272,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        self._check_X(X, reset=False)
         return self.student_.predict_proba(X)
 
     def predict_log_proba(self, X):
@@ -253,6 +287,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        self._check_X(X, reset=False)
         return self.student_.predict_log_proba(X)
 
 
@@ -298,13 +333,16 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         "teacher": [HasMethods(["predict"]), None],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "fit_teacher": ["boolean"],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, student=None, teacher=None, *, alpha=0.9, fit_teacher=False):
+    def __init__(self, student=None, teacher=None, *, alpha=0.9, fit_teacher=False,
+                 random_state=None):
         self.student = student
         self.teacher = teacher
         self.alpha = alpha
         self.fit_teacher = fit_teacher
+        self.random_state = random_state
 
     def _default_student(self):
         from sknn._mlp import MLPRegressor
@@ -313,10 +351,14 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, X_unlabeled=None):
+        if not self.__sklearn_tags__().target_tags.multi_output:
+            y = column_or_1d(y, warn=True)
         student, teacher = self._resolve(X, y, sample_weight)
         y = np.asarray(y, dtype=np.float64)
         X_all = self._with_unlabeled(X, X_unlabeled)
         predicted = np.asarray(teacher.predict(X_all), dtype=np.float64)
+        if predicted.size == len(predicted) and y.size == len(y):
+            predicted = predicted.reshape((len(predicted),) + y.shape[1:])  # (n,) vs (n, 1)
         if predicted.shape[1:] != y.shape[1:]:
             raise ValueError(
                 f"{type(self).__name__}: the teacher {type(teacher).__name__} predicts "

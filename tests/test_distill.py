@@ -114,3 +114,23 @@ def test_distillation_errors_are_pinned(data):
         DistilledRegressor(MLPRegressor(**FAST), reg_teacher).fit(X, X[:, 0])
     with pytest.raises(NotFittedError):
         DistilledClassifier(MLPClassifier(), teacher).predict(X)
+    # The student takes NaN as missing, a LogisticRegression teacher does not: refused
+    # in predict too, not silently imputed by the student.
+    model = DistilledClassifier(MLPClassifier(**FAST), LogisticRegression(),
+                                fit_teacher=True).fit(X, y)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="DistilledClassifier does not accept missing "
+                                         "values encoded as NaN"):
+        model.predict(bad)
+
+
+def test_random_state_seeds_the_student_and_the_fitted_teacher(data):
+    X, y, _ = data
+    student = MLPClassifier((8,), max_iter=5, n_threads=1, ensemble_size=1)
+    teacher = HistGradientBoostingClassifier(max_iter=5, early_stopping=True)
+    model = DistilledClassifier(student, teacher, fit_teacher=True, random_state=3)
+    first = model.fit(X, y).predict_proba(X)
+    assert model.student_.random_state == model.fit(X, y).student_.random_state
+    np.testing.assert_array_equal(model.predict_proba(X), first)
+    assert student.random_state is None  # the given student is cloned, not changed

@@ -3,9 +3,25 @@
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknn import DistilledClassifier, DistilledRegressor, MLPClassifier, MLPRegressor
+from sknn import (
+    CNNClassifier,
+    CNNRegressor,
+    DistilledClassifier,
+    DistilledRegressor,
+    MLPClassifier,
+    MLPRegressor,
+)
 
-ESTIMATORS = [MLPClassifier(), MLPRegressor()]
+# The CNNs small and full-batch (the default 64-128 filters and 100 epochs take
+# minutes for nothing the checks test differently), per-sample normalized (batch
+# norm mixes the rows of a batch, so weighted rows could not train exactly as
+# repeated ones) and with kernels as wide as the checks' 10 features: global
+# average pooling forgets positions, the zero padding of wide kernels keeps them.
+CNN_CHECKED = {"architecture": "fcn", "n_filters": (16,), "kernel_size": 21,
+               "normalization": "layer", "batch_size": 256, "learning_rate_init": 0.01,
+               "max_iter": 150}
+ESTIMATORS = [MLPClassifier(), MLPRegressor(), CNNClassifier(**CNN_CHECKED),
+              CNNRegressor(**CNN_CHECKED)]
 
 
 # Distillers with a teacher fitted inside fit (the checks change the data) and a

@@ -172,6 +172,25 @@ class RegressionTask:
         return r2.mean().item()
 
 
+class ReconstructionTask(RegressionTask):
+    """Autoencoding: the targets are X itself, standardized per feature.
+
+    The same standardization (:meth:`standardize`) feeds the network, so
+    every feature weighs the same in the loss; reconstructions are mapped
+    back to the units of X by :meth:`predict`.
+    """
+
+    @classmethod
+    def from_target(cls, y, sample_weight=None) -> ReconstructionTask:
+        task = super().from_target(y, sample_weight)
+        task.one_dimensional = False
+        return task
+
+    def standardize(self, X) -> np.ndarray:
+        """``(X - mean) / scale``, float64."""
+        return (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
+
+
 def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> float:
     if weight is None:
         return values.mean().item()

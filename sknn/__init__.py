@@ -1,5 +1,6 @@
 """sknn: scikit-learn neural-network estimators trained with PyTorch through skorch."""
 
+from sknn._autoencoder import AutoencoderTransformer
 from sknn._cnn import CNNClassifier, CNNRegressor
 from sknn._distill import DistilledClassifier, DistilledRegressor
 from sknn._mlp import MLPClassifier, MLPRegressor
@@ -7,6 +8,7 @@ from sknn._mlp import MLPClassifier, MLPRegressor
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoencoderTransformer",
     "CNNClassifier",
     "CNNRegressor",
     "DistilledClassifier",

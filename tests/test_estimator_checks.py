@@ -4,6 +4,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknn import (
+    AutoencoderTransformer,
     CNNClassifier,
     CNNRegressor,
     DistilledClassifier,
@@ -31,6 +32,10 @@ ESTIMATORS += [
     DistilledClassifier(MLPClassifier(**STUDENT), LogisticRegression(), fit_teacher=True),
     DistilledRegressor(MLPRegressor(**STUDENT), Ridge(), fit_teacher=True),
 ]
+
+
+ESTIMATORS.append(AutoencoderTransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=50,
+                                         n_threads=1))
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda estimator: {})

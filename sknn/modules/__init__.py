@@ -4,6 +4,7 @@ Nothing here imports scikit-learn: each class is an ordinary typed
 :class:`torch.nn.Module` that can be used on its own.
 """
 
+from sknn.modules.autoencoder import Autoencoder, InputCorruption
 from sknn.modules.cnn import (
     FCN,
     ConvBlock,
@@ -32,6 +33,8 @@ from sknn.modules.transformer import (
 )
 
 __all__ = [
+    "Autoencoder",
+    "InputCorruption",
     "FCN",
     "ConvBlock",
     "GlobalPoolNet",

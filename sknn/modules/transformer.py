@@ -1,0 +1,302 @@
+"""Transformer modules for tables (FT-Transformer) and time series.
+
+A tokenizer turns one input row into a sequence of ``d_token``-wide tokens;
+:class:`Transformer` runs pre-norm Transformer blocks over them and a head on
+the pooled sequence ([CLS] token or mean). Attention goes through
+:func:`torch.nn.functional.scaled_dot_product_attention`, so fused kernels are
+used where PyTorch has them.
+
+- :class:`FeatureTokenizer` (tables, Gorishniy et al. 2021): one token per
+  column of the tabular layout ``[numeric | missing indicators | category
+  codes]`` (see :class:`sknn.modules.tabular.TabularInput`).
+- :class:`PatchTokenizer` (series ``(batch, n_channels, n_timepoints)``): one
+  token per patch of ``patch_size`` time steps, plus positional encodings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+POOLINGS = ("cls", "mean")
+POSITIONAL_ENCODINGS = ("learned", "sinusoidal")
+
+
+def _uniform(shape: Sequence[int], d_token: int) -> nn.Parameter:
+    bound = 1 / math.sqrt(d_token)
+    return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+
+
+class FeatureTokenizer(nn.Module):
+    """One token per column of a tabular row (FT-Transformer's tokenizer).
+
+    Numeric columns and missing indicators: ``x_j * W_j + b_j`` (a learned
+    per-feature linear projection), or the tokens of ``numeric_embedding``
+    when one is given. Categorical columns: a learned embedding of the code
+    plus a per-column bias.
+
+    Parameters
+    ----------
+    n_numeric : int
+        Leading numeric columns.
+    n_indicators : int
+        Missing-value indicator columns after them (tokenized like numbers).
+    cardinalities : sequence of int
+        Number of codes of each categorical column (codes stored as floats
+        after the indicators).
+    d_token : int
+        Width of every token.
+    numeric_embedding : nn.Module or None, default=None
+        Maps ``(batch, n_numeric)`` to ``(batch, n_numeric * d_token)``
+        (e.g. :class:`~sknn.modules.tabular.PiecewiseLinearEmbedding` with
+        ``d_embedding=d_token``) in place of the linear projection.
+
+    Examples
+    --------
+    >>> import torch
+    >>> tokenizer = FeatureTokenizer(2, 1, [5], d_token=8)
+    >>> tokenizer(torch.tensor([[0.1, -1.0, 0.0, 3.0]])).shape
+    torch.Size([1, 4, 8])
+    """
+
+    def __init__(self, n_numeric: int, n_indicators: int, cardinalities: Sequence[int],
+                 d_token: int, numeric_embedding: nn.Module | None = None) -> None:
+        super().__init__()
+        self.n_numeric = n_numeric
+        self.n_plain = n_numeric + n_indicators
+        self.numeric_embedding = numeric_embedding
+        n_linear = n_indicators if numeric_embedding is not None else self.n_plain
+        self.n_linear = n_linear
+        self.weight = _uniform((n_linear, d_token), d_token)
+        self.bias = _uniform((n_linear, d_token), d_token)
+        cardinalities = list(cardinalities)
+        offsets = torch.tensor([0] + cardinalities[:-1], dtype=torch.long).cumsum(0)
+        self.register_buffer("offsets", offsets[:len(cardinalities)])
+        self.category_embedding = (nn.Embedding(sum(cardinalities), d_token)
+                                   if cardinalities else None)
+        if self.category_embedding is not None:
+            nn.init.uniform_(self.category_embedding.weight, -d_token**-0.5, d_token**-0.5)
+        self.category_bias = _uniform((len(cardinalities), d_token), d_token)
+        self.d_token = d_token
+        self.n_tokens = self.n_plain + len(cardinalities)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = []
+        if self.numeric_embedding is not None and self.n_numeric:
+            embedded = self.numeric_embedding(x[:, :self.n_numeric])
+            tokens.append(embedded.view(len(x), self.n_numeric, self.d_token))
+        if self.n_linear:
+            linear = x[:, self.n_plain - self.n_linear:self.n_plain]
+            tokens.append(linear[..., None] * self.weight + self.bias)
+        if self.category_embedding is not None:
+            codes = x[:, self.n_plain:].long() + self.offsets
+            tokens.append(self.category_embedding(codes) + self.category_bias)
+        return torch.cat(tokens, dim=1)
+
+
+def sinusoidal_encoding(n_positions: int, d_token: int, dtype: torch.dtype,
+                        device: torch.device) -> torch.Tensor:
+    """Fixed sine/cosine positional encodings ``(n_positions, d_token)`` (Vaswani et al.)."""
+    position = torch.arange(n_positions, device=device, dtype=torch.float64)[:, None]
+    frequency = torch.exp(torch.arange(0, d_token, 2, device=device, dtype=torch.float64)
+                          * (-math.log(10_000.0) / d_token))
+    encoding = torch.zeros(n_positions, d_token, device=device, dtype=torch.float64)
+    encoding[:, 0::2] = torch.sin(position * frequency)
+    encoding[:, 1::2] = torch.cos(position * frequency)[:, :d_token // 2]
+    return encoding.to(dtype)
+
+
+class PatchTokenizer(nn.Module):
+    """One token per patch of a series ``(batch, n_channels, n_timepoints)``.
+
+    Each run of ``patch_size`` steps (all channels) is projected linearly to
+    ``d_token`` (a strided convolution; the series is zero-padded to a whole
+    number of patches), then a positional encoding is added: 'learned' (one
+    vector per patch position, for series up to ``n_timepoints`` long) or
+    'sinusoidal' (fixed, any length).
+
+    Parameters
+    ----------
+    n_channels : int
+    n_timepoints : int
+        Length of the training series (sizes the learned positions).
+    d_token : int
+    patch_size : int, default=1
+        Time steps per token; 1 projects every step.
+    positional_encoding : {'learned', 'sinusoidal'}, default='learned'
+
+    Examples
+    --------
+    >>> import torch
+    >>> tokenizer = PatchTokenizer(3, 50, d_token=8, patch_size=8)
+    >>> tokenizer(torch.zeros(2, 3, 50)).shape
+    torch.Size([2, 7, 8])
+    """
+
+    def __init__(self, n_channels: int, n_timepoints: int, d_token: int,
+                 patch_size: int = 1, positional_encoding: str = "learned") -> None:
+        super().__init__()
+        if positional_encoding not in POSITIONAL_ENCODINGS:
+            raise ValueError(f"positional_encoding must be one of {POSITIONAL_ENCODINGS}; "
+                             f"got {positional_encoding!r}.")
+        self.patch_size = patch_size
+        self.d_token = d_token
+        self.projection = nn.Conv1d(n_channels, d_token, patch_size, stride=patch_size)
+        self.n_positions = -(-n_timepoints // patch_size)
+        self.positions = (_uniform((self.n_positions, d_token), d_token)
+                          if positional_encoding == "learned" else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padding = -x.shape[-1] % self.patch_size
+        if padding:
+            x = F.pad(x, (0, padding))
+        tokens = self.projection(x).transpose(1, 2)
+        n = tokens.shape[1]
+        if self.positions is None:
+            return tokens + sinusoidal_encoding(n, self.d_token, tokens.dtype, tokens.device)
+        if n > self.n_positions:
+            raise ValueError(
+                f"the series has {n} patches, more than the {self.n_positions} learned "
+                "positions (from the training length); use positional_encoding="
+                "'sinusoidal' for longer series."
+            )
+        return tokens + self.positions[:n]
+
+
+class ReGLU(nn.Module):
+    """``a * relu(b)`` of the two halves of the last axis (Shazeer 2020)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=-1)
+        return a * torch.relu(b)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm Transformer block: attention and a ReGLU feed-forward, each residual.
+
+    ``x + drop(attn(norm(x)))`` then ``x + drop(ffn(norm(x)))``, with
+    attention through :func:`~torch.nn.functional.scaled_dot_product_attention`.
+
+    Parameters
+    ----------
+    d_token : int
+    n_heads : int
+        Must divide ``d_token``.
+    d_ffn : int
+        Hidden width of the feed-forward network.
+    attention_dropout, ffn_dropout, residual_dropout : float, default=0.0
+        Dropout of the attention probabilities, of the feed-forward hidden
+        layer, and of each branch before it joins the residual stream.
+    first_norm : bool, default=True
+        Normalize before attention; FT-Transformer's first block does not
+        (its input tokens are fresh embeddings).
+    only_first_query : bool, default=False
+        Return only the first token (the [CLS] token), computing attention
+        and the feed-forward network for it alone: the last block's saving.
+
+    Examples
+    --------
+    >>> import torch
+    >>> block = TransformerBlock(16, n_heads=4, d_ffn=20)
+    >>> block(torch.zeros(2, 5, 16)).shape
+    torch.Size([2, 5, 16])
+    """
+
+    def __init__(self, d_token: int, n_heads: int, d_ffn: int,
+                 attention_dropout: float = 0.0, ffn_dropout: float = 0.0,
+                 residual_dropout: float = 0.0, first_norm: bool = True,
+                 only_first_query: bool = False) -> None:
+        super().__init__()
+        if d_token % n_heads:
+            raise ValueError(f"n_heads={n_heads} must divide d_token={d_token}.")
+        self.n_heads = n_heads
+        self.attention_dropout = attention_dropout
+        self.only_first_query = only_first_query
+        self.attention_norm = nn.LayerNorm(d_token) if first_norm else nn.Identity()
+        self.qkv = nn.Linear(d_token, 3 * d_token)
+        self.out = nn.Linear(d_token, d_token)
+        self.ffn_norm = nn.LayerNorm(d_token)
+        self.ffn = nn.Sequential(nn.Linear(d_token, 2 * d_ffn), ReGLU(),
+                                 nn.Dropout(ffn_dropout), nn.Linear(d_ffn, d_token))
+        self.residual_dropout = nn.Dropout(residual_dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, n_tokens, d_token = x.shape
+        heads, d_head = self.n_heads, d_token // self.n_heads
+        q, k, v = self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
+        if self.only_first_query:
+            q, x = q[:, :1], x[:, :1]
+        q, k, v = (t.unflatten(-1, (heads, d_head)).transpose(1, 2) for t in (q, k, v))
+        attended = F.scaled_dot_product_attention(
+            q, k, v,
+            dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        attended = attended.transpose(1, 2).reshape(batch, q.shape[2], d_token)
+        x = x + self.residual_dropout(self.out(attended))
+        return x + self.residual_dropout(self.ffn(self.ffn_norm(x)))
+
+
+class Transformer(nn.Module):
+    """Tokenizer, pre-norm Transformer blocks and a head on the pooled tokens.
+
+    With ``pooling='cls'`` a learned [CLS] token is appended to the tokens and
+    the head reads it after the last block (which computes it alone); with
+    'mean', the head reads the mean of the tokens. The head is
+    ``LayerNorm -> ReLU -> Linear`` (FT-Transformer's).
+
+    Parameters
+    ----------
+    tokenizer : nn.Module
+        Maps a batch to tokens ``(batch, n_tokens, d_token)``.
+    d_token : int
+    n_outputs : int
+    n_blocks : int, default=3
+    n_heads : int, default=8
+    d_ffn : int or None, default=None
+        Feed-forward hidden width; None: ``4/3 * d_token`` (FT-Transformer's
+        ReGLU default).
+    attention_dropout, ffn_dropout, residual_dropout : float, default=0.0
+    pooling : {'cls', 'mean'}, default='cls'
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = Transformer(FeatureTokenizer(3, 0, [4], d_token=16), 16, n_outputs=2,
+    ...                   n_blocks=2, n_heads=4)
+    >>> net(torch.tensor([[0.5, -1.0, 2.0, 1.0]])).shape
+    torch.Size([1, 2])
+    """
+
+    def __init__(self, tokenizer: nn.Module, d_token: int, n_outputs: int,
+                 n_blocks: int = 3, n_heads: int = 8, d_ffn: int | None = None,
+                 attention_dropout: float = 0.0, ffn_dropout: float = 0.0,
+                 residual_dropout: float = 0.0, pooling: str = "cls") -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}.")
+        d_ffn = d_ffn if d_ffn is not None else max(1, round(4 * d_token / 3))
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.cls = _uniform((d_token,), d_token) if pooling == "cls" else None
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_token, n_heads, d_ffn, attention_dropout, ffn_dropout,
+                             residual_dropout, first_norm=i > 0,
+                             only_first_query=pooling == "cls" and i == n_blocks - 1)
+            for i in range(n_blocks)
+        )
+        self.head = nn.Sequential(nn.LayerNorm(d_token), nn.ReLU(),
+                                  nn.Linear(d_token, n_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.tokenizer(x)
+        if self.cls is not None:
+            cls = self.cls.expand(len(tokens), 1, -1)
+            tokens = torch.cat([cls, tokens], dim=1)
+        for block in self.blocks:
+            tokens = block(tokens)
+        pooled = tokens[:, 0] if self.cls is not None else tokens.mean(dim=1)
+        return self.head(pooled)

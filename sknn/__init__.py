@@ -4,6 +4,7 @@ from sknn._autoencoder import AutoencoderTransformer
 from sknn._cnn import CNNClassifier, CNNRegressor
 from sknn._distill import DistilledClassifier, DistilledRegressor
 from sknn._mlp import MLPClassifier, MLPRegressor
+from sknn._rnn import RNNClassifier, RNNRegressor
 
 __version__ = "0.1.0"
 
@@ -15,5 +16,7 @@ __all__ = [
     "DistilledRegressor",
     "MLPClassifier",
     "MLPRegressor",
+    "RNNClassifier",
+    "RNNRegressor",
     "__version__",
 ]

@@ -11,6 +11,8 @@ from sknn import (
     DistilledRegressor,
     MLPClassifier,
     MLPRegressor,
+    RNNClassifier,
+    RNNRegressor,
 )
 
 # The CNNs small and full-batch (the default 64-128 filters and 100 epochs take
@@ -36,6 +38,12 @@ ESTIMATORS += [
 
 ESTIMATORS.append(AutoencoderTransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=50,
                                          n_threads=1))
+
+# The RNNs small, full-batch (weighted rows then train exactly as repeated ones)
+# and with a learning rate that fits the checks' small data in 100 epochs.
+RNN_CHECKED = {"cell": "gru", "hidden_size": 8, "batch_size": 256,
+               "learning_rate_init": 0.03, "max_iter": 100, "n_threads": 1}
+ESTIMATORS += [RNNClassifier(**RNN_CHECKED), RNNRegressor(**RNN_CHECKED)]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda estimator: {})

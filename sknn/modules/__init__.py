@@ -18,6 +18,7 @@ from sknn.modules.cnn import (
 )
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import MLP, make_activation
+from sknn.modules.rnn import RNN, SequencePooling, with_mask
 from sknn.modules.tabular import (
     PeriodicEmbedding,
     PiecewiseLinearEmbedding,
@@ -44,6 +45,9 @@ __all__ = [
     "ResidualBlock",
     "SeriesAugment",
     "use_layer_norm",
+    "RNN",
+    "SequencePooling",
+    "with_mask",
     "MLP",
     "EnsembleMLP",
     "PeriodicEmbedding",

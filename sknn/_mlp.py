@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
@@ -268,11 +269,55 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
     >>> reg = MLPRegressor(random_state=0).fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
+    >>> mean, std = reg.predict(X[:3], return_std=True)
+    >>> bool((std > 0).all())
+    True
     """
 
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints, **_MLP_CONSTRAINTS
     }
+
+    def predict(self, X, return_std=False):
+        """Predicted values, optionally with the ensemble members' spread.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of the ``ensemble_size``
+            members' predictions, in the units of y: an uncertainty estimate
+            that grows where the members disagree, e.g. away from the training
+            data. Needs ``ensemble_size > 1``. With the default
+            ``numeric_transform='quantile'``, values beyond the training range
+            are clipped to its edge, so the spread there stays at the edge's;
+            ``numeric_transform='standard'`` lets it keep growing.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The members' mean; 1-D when ``y`` was 1-D in ``fit``.
+        y_std : ndarray of the same shape
+            Only with ``return_std=True``.
+        """
+        if not return_std:
+            return super().predict(X)
+        check_is_fitted(self)
+        if self.ensemble_size == 1:
+            raise ValueError(
+                "MLPRegressor: predict(X, return_std=True) needs the members of an "
+                "ensemble (ensemble_size > 1); this model was fitted with "
+                "ensemble_size=1."
+            )
+        ensemble = next(m for m in self.net_.module_.modules() if isinstance(m, EnsembleMLP))
+        ensemble.return_members = True
+        try:
+            members = self._predict_outputs(X).double()  # (n_samples, k, n_outputs)
+        finally:
+            ensemble.return_members = False
+        std = members.std(dim=1, correction=0).numpy() * self.task_.scale
+        mean = self.task_.predict(members.mean(dim=1))
+        return mean, std.reshape(mean.shape)
 
     def __init__(
         self,

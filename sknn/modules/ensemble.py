@@ -21,7 +21,8 @@ class EnsembleMLP(nn.Module):
     ``(batch, k, n_outputs)`` so every member gets its own loss; in
     evaluation mode the members are averaged: probabilities for
     ``average='softmax'``/``'sigmoid'`` (returned as logits of the mean
-    probability), values for ``'mean'``.
+    probability), values for ``'mean'``. Setting ``return_members = True``
+    returns the members' outputs in evaluation mode too (for their spread).
 
     Parameters
     ----------
@@ -50,6 +51,7 @@ class EnsembleMLP(nn.Module):
         if average not in AVERAGES:
             raise ValueError(f"average must be one of {AVERAGES}; got {average!r}.")
         self.average = average
+        self.return_members = False
         signs = torch.randint(0, 2, (n_members, n_inputs)) * 2.0 - 1.0
         self.adapter = nn.Parameter(signs)
         layers: list[nn.Module] = []
@@ -68,7 +70,9 @@ class EnsembleMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hidden = self.body(x[:, None, :] * self.adapter)
         members = torch.einsum("bkw,kwo->bko", hidden, self.head_weight) + self.head_bias
-        return members if self.training else self.combine(members)
+        if self.training or self.return_members:
+            return members
+        return self.combine(members)
 
     def combine(self, members: torch.Tensor) -> torch.Tensor:
         """Average ``(batch, k, n_outputs)`` member outputs over ``k``."""

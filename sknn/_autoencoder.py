@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
 
 from sknn._base import BaseNeuralEstimator
 from sknn._data import TensorData, as_tensor
+from sknn._mlp import hidden_sizes
 from sknn._task import ReconstructionTask
 from sknn.modules.autoencoder import CORRUPTIONS, Autoencoder
 from sknn.modules.mlp import ACTIVATION_NAMES
@@ -202,14 +203,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         return self.task_  # learned from X in _encode_X
 
     def _build_module(self, n_features, task):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
-            raise ValueError(
-                f"{type(self).__name__}: hidden_layer_sizes must be positive integers; "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return Autoencoder(n_features, self.n_components, sizes, self.activation,
+        return Autoencoder(n_features, self.n_components, hidden_sizes(self), self.activation,
                            self.dropout, self.noise, self.noise_kind)
 
     # -- public API -------------------------------------------------------------

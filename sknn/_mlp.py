@@ -22,6 +22,18 @@ _MLP_CONSTRAINTS = {
 }
 
 
+def hidden_sizes(estimator) -> list[int]:
+    """The estimator's ``hidden_layer_sizes`` as a list, checked to be positive ints."""
+    sizes = estimator.hidden_layer_sizes
+    sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+    if any(not isinstance(s, Integral) or s < 1 for s in sizes):
+        raise ValueError(
+            f"{type(estimator).__name__}: hidden_layer_sizes must be positive integers; "
+            f"got {estimator.hidden_layer_sizes!r}."
+        )
+    return sizes
+
+
 class _MLPArchitecture(TabularInputMixin):
     """Module factory shared by the MLP classifier and regressor.
 
@@ -30,13 +42,7 @@ class _MLPArchitecture(TabularInputMixin):
     """
 
     def _build_module(self, n_features, task):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
-            raise ValueError(
-                f"{type(self).__name__}: hidden_layer_sizes must be positive integers; "
-                f"got {self.hidden_layer_sizes!r}."
-            )
+        sizes = hidden_sizes(self)
         input_layer = self._tabular_input_layer()
         width = n_features if input_layer is None else input_layer.out_features
         if self.ensemble_size > 1:

@@ -5,6 +5,7 @@ from sknn._cnn import CNNClassifier, CNNRegressor
 from sknn._distill import DistilledClassifier, DistilledRegressor
 from sknn._mlp import MLPClassifier, MLPRegressor
 from sknn._rnn import RNNClassifier, RNNRegressor
+from sknn._transformer import TransformerClassifier, TransformerRegressor
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,7 @@ __all__ = [
     "MLPRegressor",
     "RNNClassifier",
     "RNNRegressor",
+    "TransformerClassifier",
+    "TransformerRegressor",
     "__version__",
 ]

@@ -13,6 +13,8 @@ from sknn import (
     MLPRegressor,
     RNNClassifier,
     RNNRegressor,
+    TransformerClassifier,
+    TransformerRegressor,
 )
 
 # The CNNs small and full-batch (the default 64-128 filters and 100 epochs take
@@ -44,6 +46,15 @@ ESTIMATORS.append(AutoencoderTransformer(n_components=2, hidden_layer_sizes=(16,
 RNN_CHECKED = {"cell": "gru", "hidden_size": 8, "batch_size": 256,
                "learning_rate_init": 0.03, "max_iter": 100, "n_threads": 1}
 ESTIMATORS += [RNNClassifier(**RNN_CHECKED), RNNRegressor(**RNN_CHECKED)]
+
+# Transformers narrow, one block, full-batch and without dropout: dropout masks
+# differ between weighted and repeated rows, so the sample-weight checks need none.
+TRANSFORMER_CHECKED = {"d_token": 16, "n_blocks": 1, "n_heads": 2, "attention_dropout": 0.0,
+                       "ffn_dropout": 0.0, "learning_rate_init": 1e-2,
+                       "learning_rate": "constant", "batch_size": 256, "max_iter": 40,
+                       "n_threads": 1}
+ESTIMATORS += [TransformerClassifier(**TRANSFORMER_CHECKED),
+               TransformerRegressor(**TRANSFORMER_CHECKED)]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda estimator: {})

@@ -29,6 +29,10 @@ AUTO_BATCH_BOUNDS = (16, 256)
 # (about 4 CPU minutes on Adult at the default width; benchmarks/RESULTS.md).
 AUTO_STEPS = 2000
 AUTO_EPOCH_BOUNDS = (10, 200)
+# n_iter_no_change='auto' without held-out data: long, so that the learning-rate
+# schedule rather than a noisy stall of the training loss ends training (10 epochs
+# stopped GunPoint fits at 33-83 of 200 epochs, at 0.70 test accuracy; 50: 0.83).
+AUTO_PATIENCE_TRAINING_LOSS = 50
 
 _TRANSFORMER_CONSTRAINTS = {
     "n_blocks": [Interval(Integral, 1, None, closed="left")],
@@ -129,6 +133,11 @@ class _TransformerArchitecture(TabularInputMixin, SequenceInputMixin):
                 "positional_encoding='sinusoidal' to predict on longer series."
             )
 
+    def _patience(self, validation: bool) -> int:
+        if self.n_iter_no_change == "auto" and not validation:
+            return AUTO_PATIENCE_TRAINING_LOSS
+        return super()._patience(validation)
+
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size == "auto":
             low, high = AUTO_BATCH_BOUNDS
@@ -157,10 +166,10 @@ _ARCHITECTURE_DOC = """
     n_blocks : int, default=3
         Number of Transformer blocks (the paper's default).
     d_token : int, default=64
-        Width of every token. The paper's default is 192; 64 trains Adult and
-        California about 5 times faster on a CPU at the same accuracy
-        (benchmarks/RESULTS.md, Transformer section), so that a fit takes
-        minutes rather than an hour on a small CPU.
+        Width of every token. The paper's default is 192, which costs about 3
+        times as much per epoch on a CPU (46 against 14 CPU seconds per Adult
+        epoch on one thread; benchmarks/RESULTS.md, Transformer section); 64
+        keeps a default fit on Adult near 4 CPU minutes.
     n_heads : int, default=8
         Attention heads; must divide ``d_token``.
     d_ffn_factor : float, default=4/3
@@ -228,7 +237,12 @@ _TRAINING_DOC = """
         steps, at least 10 and at most 200 epochs (18 on Adult, 34 on
         California, 200 on small series datasets), which keeps a table fit
         within minutes on a CPU.""" + _param_entries([
-    "early_stopping", "validation_fraction", "n_iter_no_change", "tol"])
+    "early_stopping", "validation_fraction"]) + """
+    n_iter_no_change : int or 'auto', default='auto'
+        Epochs without improvement before stopping. 'auto': 20 when early
+        stopping monitors held-out data (the best epoch is restored), 50 when
+        it monitors the training loss, so that on small data the learning-rate
+        schedule, not a noisy stall, ends training.""" + _param_entries(["tol"])
 
 _RUN_DOC = _param_entries([
     "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",

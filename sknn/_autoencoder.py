@@ -252,7 +252,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_in_)
+        ndarray of shape (n_samples, n_features)
             Reconstructions: ``inverse_transform(transform(X))`` is X as the
             autoencoder reproduces it.
         """

@@ -20,6 +20,10 @@ from skorch.callbacks import Callback, EpochTimer, PrintLog
 from sknn._data import BatchIterator, TensorData
 from sknn._progress import EpochProgressBar
 
+# Input values in one prediction batch: 8,192 rows of 128 features, or about
+# 1,300 MNIST images, whose conv activations then stay in the 100s of MB.
+PREDICT_BATCH_VALUES = 2**20
+
 
 class FitData:
     """Training and optional validation sets, handed to ``SknnNet.partial_fit``."""
@@ -48,7 +52,9 @@ class SknnNet(NeuralNet):
     generator : torch.Generator or None
         Source of the per-epoch shuffles.
     predict_batch_size : int
-        Rows per forward pass at prediction time.
+        Most rows per forward pass at prediction time; fewer when rows are
+        large (images, long series), so that one batch holds at most
+        ``PREDICT_BATCH_VALUES`` input values.
     """
 
     def __init__(self, *args, validation_score=None, clip_grad_norm=None,
@@ -106,7 +112,9 @@ class SknnNet(NeuralNet):
         if training:
             return BatchIterator(dataset, self.batch_size, shuffle=True,
                                  generator=self.generator)
-        return BatchIterator(dataset, max(self.batch_size, self.predict_batch_size))
+        row_values = max(math.prod(dataset.X.shape[1:]), 1)
+        rows = min(self.predict_batch_size, max(PREDICT_BATCH_VALUES // row_values, 1))
+        return BatchIterator(dataset, max(self.batch_size, rows))
 
     # -- history without a row per batch ------------------------------------
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import os
 import warnings
 from numbers import Integral, Real
 
@@ -34,6 +33,8 @@ from sklearn.utils.validation import (
 )
 
 from sknn._data import TensorData, as_tensor
+from sknn._device import on_device, resolve_device, torch_threads
+from sknn._distributed import shared_seed
 from sknn._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
 from sknn._task import ClassificationTask, RegressionTask
 
@@ -160,6 +161,10 @@ class BaseNeuralEstimator(BaseEstimator):
             else:
                 self._discard_fitted_state()
             raise
+        finally:
+            # No-op without CUDA; on a GPU shared by a search's workers, the
+            # blocks this fit freed (its data, activations) go back to them.
+            torch.cuda.empty_cache()
 
     def _fit_unsafe(self, X, y, sample_weight, classes, incremental, continuing,
                     task=None):
@@ -178,7 +183,7 @@ class BaseNeuralEstimator(BaseEstimator):
         weights = self._row_weights(y, sample_weight)
 
         device = self._resolve_device()
-        seed = self._seed() + (self.n_iter_ if continuing else 0)
+        seed = shared_seed(self._seed()) + (self.n_iter_ if continuing else 0)
         early_stopping = self._early_stopping_active(len(y)) and not incremental
         train_idx, valid_idx = self._split(y, seed, early_stopping)
         weight_tensor = self._normalized_weights(weights, train_idx)
@@ -391,8 +396,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     @contextlib.contextmanager
     def _torch_context(self, device: torch.device, seed: int | None = None):
-        """Pin torch's threads; with a seed, fork the global RNG and seed it."""
-        with torch_threads(self.n_threads):
+        """Pin torch's threads and CUDA device; with a seed, fork the global RNG and seed it."""
+        with torch_threads(self.n_threads), on_device(device):
             if seed is None:
                 yield
                 return
@@ -414,66 +419,6 @@ class BaseNeuralEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def resolve_device(device, estimator_name: str) -> torch.device:
-    """Turn the ``device`` parameter into a usable :class:`torch.device`.
-
-    'auto' picks the first CUDA device when one is available, else the CPU.
-    """
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"{estimator_name}: device={device!r} is not a device; expected 'auto', "
-            "'cpu', 'cuda' or 'cuda:N'."
-        ) from error
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"{estimator_name}: device={device!r} was requested but CUDA is not "
-                "available here; use device='auto' or 'cpu'."
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"{estimator_name}: device={device!r} was requested but only "
-                f"{torch.cuda.device_count()} CUDA device(s) are visible."
-            )
-    elif resolved.type != "cpu":
-        raise ValueError(
-            f"{estimator_name}: device={device!r} is not supported; expected 'auto', "
-            "'cpu', 'cuda' or 'cuda:N'."
-        )
-    return resolved
-
-
-def default_n_threads() -> int:
-    """Threads torch uses when ``n_threads=None``.
-
-    An explicit ``OMP_NUM_THREADS`` wins (joblib's loky workers set it to
-    ``cpu_count // n_jobs``, so parallel searches do not oversubscribe).
-    Otherwise torch's own default, the number of physical cores.
-    """
-    from_env = os.environ.get("OMP_NUM_THREADS", "")
-    if from_env.isdigit() and int(from_env) > 0:
-        return int(from_env)
-    return torch.get_num_threads()
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None):
-    """Run torch with ``n_threads`` intra-op threads, restoring the old count after."""
-    wanted = default_n_threads() if n_threads is None else n_threads
-    previous = torch.get_num_threads()
-    if wanted != previous:
-        torch.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        if wanted != previous:
-            torch.set_num_threads(previous)
 
 
 class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):

@@ -9,7 +9,7 @@ from numbers import Real
 import torch
 from torch import nn
 
-from sknn._base import torch_threads
+from sknn._device import torch_threads
 from sknn._export import check_fitted_network
 
 SCOPES = ("global", "layer")

@@ -18,6 +18,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 
 from sknn._data import BatchIterator, TensorData
+from sknn._distributed import DataParallelTraining, process_group
 from sknn._progress import EpochProgressBar
 
 # Input values in one prediction batch: 8,192 rows of 128 features, or about
@@ -64,6 +65,7 @@ class SknnNet(NeuralNet):
         self.clip_grad_norm = clip_grad_norm
         self.generator = generator
         self.predict_batch_size = predict_batch_size
+        self._parallel = None  # a DataParallelTraining while fit_loop runs in a group
 
     @property
     def _default_callbacks(self):
@@ -140,9 +142,17 @@ class SknnNet(NeuralNet):
     # -- steps ----------------------------------------------------------------
     def train_step(self, batch, **fit_params):
         X, y, weight = batch
+        module, scale = self.module_, 1.0
+        if self._parallel is not None:
+            (X, y, weight), scale = self._parallel.share(batch)
+            module = self._parallel.module
         self.optimizer_.zero_grad(set_to_none=True)
-        y_pred = self.module_(X)
+        y_pred = module(X)
         loss = self.get_loss(y_pred, y, X=X, training=True, weight=weight)
+        if scale != 1.0:
+            # This process's part of the batch's mean loss; an empty share
+            # (a last batch smaller than the group) still joins DDP's reduction.
+            loss = loss * scale if len(X) else y_pred.sum() * 0.0
         loss.backward()
         if self._notify_grad:
             self.notify(
@@ -177,12 +187,17 @@ class SknnNet(NeuralNet):
                 if not training:
                     outputs.append(step["y_pred"])
                 self._notify_batch("on_batch_end", batch=batch, training=training, **step)
-        self.history.record(prefix + "_loss", _mean_loss(losses, batch_rows))
+        epoch_loss = self._across_processes(_mean_loss(losses, batch_rows))
+        self.history.record(prefix + "_loss", epoch_loss)
         self.history.record(prefix + "_batch_count", len(iterator))
         if not training and self.validation_score is not None:
             y, weight = iterator.data.targets()
             score = self.validation_score(torch.cat(outputs), y, weight)
-            self.history.record("valid_score", score)
+            self.history.record("valid_score", self._across_processes(score))
+
+    def _across_processes(self, value: float) -> float:
+        """``value`` averaged over the processes of a data-parallel fit."""
+        return value if self._parallel is None else self._parallel.mean(value)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """Train for ``epochs`` epochs on a :class:`FitData`.
@@ -198,6 +213,7 @@ class SknnNet(NeuralNet):
         iterator_valid = None if valid is None else self.get_iterator(valid)
         self.stop_training_ = False
         self.interrupted_ = False
+        self._parallel = self._data_parallel()
         try:
             for _ in range(epochs):
                 self.notify("on_epoch_begin", **on_epoch_kwargs)
@@ -208,12 +224,27 @@ class SknnNet(NeuralNet):
                                           prefix="valid",
                                           step_fn=self.validation_step)
                 self.notify("on_epoch_end", **on_epoch_kwargs)
-                if self.stop_training_:
+                if self._stop_everywhere():
                     break
         except KeyboardInterrupt:
             self.interrupted_ = True
             raise
+        finally:
+            self._parallel = None
         return self
+
+    def _data_parallel(self) -> DataParallelTraining | None:
+        """DDP training when this process is one of a torch.distributed group."""
+        group = process_group()
+        if group is None:
+            return None
+        return DataParallelTraining(self.module_, torch.device(self.device), *group)
+
+    def _stop_everywhere(self) -> bool:
+        """Whether to stop; in a group, every process stops when one does."""
+        if self._parallel is not None:
+            self.stop_training_ = self._parallel.any(self.stop_training_)
+        return self.stop_training_
 
     # -- prediction -----------------------------------------------------------
     def module_dtype(self) -> torch.dtype:

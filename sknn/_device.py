@@ -1,0 +1,143 @@
+"""Where and how wide sknn trains: the device, GPU placement of parallel workers, threads.
+
+``device='auto'`` on a machine with several GPUs spreads parallel workers
+(joblib's process workers, dask workers, torchrun's processes) over the visible
+GPUs instead of piling them onto GPU 0. The placement is a pure function of
+the number of visible GPUs and the worker's index (:func:`gpu_for_worker`), so
+it is tested without a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+
+import torch
+
+
+def resolve_device(device, estimator_name: str) -> torch.device:
+    """Turn the ``device`` parameter into a usable :class:`torch.device`.
+
+    'auto' picks a CUDA device when one is available, else the CPU: in a
+    parallel worker, the GPU :func:`gpu_for_worker` assigns to it; in the
+    main process, the current CUDA device (GPU 0 unless changed).
+    """
+    if isinstance(device, str) and device == "auto":
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        index = gpu_for_worker(torch.cuda.device_count(), worker_index())
+        return torch.device("cuda", index) if index is not None else torch.device("cuda")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"{estimator_name}: device={device!r} is not a device; expected 'auto', "
+            "'cpu', 'cuda' or 'cuda:N'."
+        ) from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{estimator_name}: device={device!r} was requested but CUDA is not "
+                "available here; use device='auto' or 'cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{estimator_name}: device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are visible."
+            )
+    elif resolved.type != "cpu":
+        raise ValueError(
+            f"{estimator_name}: device={device!r} is not supported; expected 'auto', "
+            "'cpu', 'cuda' or 'cuda:N'."
+        )
+    return resolved
+
+
+def gpu_for_worker(n_gpus: int, worker: int | None) -> int | None:
+    """Index of the visible GPU that worker number ``worker`` trains on.
+
+    Round robin: consecutive workers land on different GPUs, so ``k`` workers
+    on ``k`` GPUs get one each. ``None`` (not a parallel worker) means the
+    current CUDA device. GPUs hidden by ``CUDA_VISIBLE_DEVICES`` are not
+    counted, so a worker limited to one GPU always gets that one.
+    """
+    if worker is None:
+        return None
+    return worker % max(n_gpus, 1)
+
+
+def worker_index() -> int | None:
+    """This process's index among parallel workers on its machine, or None.
+
+    In order: ``LOCAL_RANK`` (set by torchrun for each process it starts), the
+    name of a dask worker when it is an integer (``LocalCluster`` numbers its
+    workers 0, 1, ...; the name survives restarts), and the start order of a
+    process started by ``multiprocessing`` or joblib's loky workers (1, 2, ...
+    counted by the parent, so consecutive workers differ). The main process
+    gets None.
+    """
+    local_rank = os.environ.get("LOCAL_RANK", "")
+    if local_rank.isdigit():
+        return int(local_rank)
+    worker = _dask_worker()
+    if worker is not None and isinstance(worker.name, int):
+        return worker.name
+    identity = multiprocessing.current_process()._identity
+    return identity[0] - 1 if identity else None
+
+
+def _dask_worker():
+    """The dask worker running this task, or None outside one."""
+    if "distributed" not in sys.modules:  # never import dask just to ask
+        return None
+    try:
+        return sys.modules["distributed"].get_worker()
+    except (AttributeError, ValueError):
+        return None
+
+
+def default_n_threads() -> int:
+    """Threads torch uses when ``n_threads=None``.
+
+    An explicit ``OMP_NUM_THREADS`` wins (joblib's loky workers set it to
+    ``cpu_count // n_jobs``, dask's nannies to 1, so parallel searches do not
+    oversubscribe). Inside a dask worker without it, 1: each of the worker's
+    threads runs its own task, so its cores are already taken. Otherwise
+    torch's own default, the number of physical cores.
+    """
+    from_env = os.environ.get("OMP_NUM_THREADS", "")
+    if from_env.isdigit() and int(from_env) > 0:
+        return int(from_env)
+    if _dask_worker() is not None:
+        return 1
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None):
+    """Run torch with ``n_threads`` intra-op threads, restoring the old count after."""
+    wanted = default_n_threads() if n_threads is None else n_threads
+    previous = torch.get_num_threads()
+    if wanted != previous:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if wanted != previous:
+            torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def on_device(device: torch.device):
+    """Make ``device`` the current CUDA device for the duration (no-op on the CPU).
+
+    Whatever torch allocates implicitly (streams, contexts, RNG states) then
+    lands on the worker's GPU, not on GPU 0.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    with torch.cuda.device(device):
+        yield

@@ -4,6 +4,7 @@ from sknn._autoencoder import AutoencoderTransformer
 from sknn._cnn import CNNClassifier, CNNRegressor
 from sknn._distill import DistilledClassifier, DistilledRegressor
 from sknn._mlp import MLPClassifier, MLPRegressor
+from sknn._persistence import load, save
 from sknn._rnn import RNNClassifier, RNNRegressor
 from sknn._transformer import TransformerClassifier, TransformerRegressor
 
@@ -22,4 +23,6 @@ __all__ = [
     "TransformerClassifier",
     "TransformerRegressor",
     "__version__",
+    "load",
+    "save",
 ]

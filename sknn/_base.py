@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import math
 import warnings
 from numbers import Integral, Real
@@ -154,7 +155,7 @@ class BaseNeuralEstimator(BaseEstimator):
         snapshot = self._snapshot() if continuing else None
         try:
             return self._fit_unsafe(X, y, sample_weight, classes, incremental,
-                                    continuing, task)
+                                    continuing, task, snapshot)
         except BaseException:
             if continuing:
                 self._restore(snapshot)
@@ -167,7 +168,7 @@ class BaseNeuralEstimator(BaseEstimator):
             torch.cuda.empty_cache()
 
     def _fit_unsafe(self, X, y, sample_weight, classes, incremental, continuing,
-                    task=None):
+                    task=None, snapshot=None):
         name = type(self).__name__
         X, y = self._validate_X_y(X, y, reset=not continuing)
         sample_weight = self._raise_with_name(
@@ -198,19 +199,28 @@ class BaseNeuralEstimator(BaseEstimator):
             else TensorData(X_data, y_data, w_data, indices=valid_idx, device=device),
         )
         batch_size = self._batch_size(len(fit_data.train))
-        epochs = 1 if incremental else self._max_epochs(len(fit_data.train), batch_size)
-
-        with self._torch_context(device, seed):
-            if continuing:
-                net = self.net_
-                net.generator.manual_seed(seed)
-            else:
-                net = self._make_net(X.shape[1], task, device, dtype, seed, batch_size,
-                                     n_train=len(fit_data.train),
-                                     validation=valid_idx is not None)
-            net.batch_size = batch_size
-            self._prepare_callbacks(net, fit_data, incremental)
-            net.partial_fit(fit_data, epochs=epochs)
+        while True:
+            epochs = 1 if incremental else self._max_epochs(len(fit_data.train), batch_size)
+            try:
+                with self._torch_context(device, seed):
+                    if continuing:
+                        net = self.net_
+                        net.generator.manual_seed(seed)
+                    else:
+                        net = self._make_net(X.shape[1], task, device, dtype, seed,
+                                             batch_size, n_train=len(fit_data.train),
+                                             validation=valid_idx is not None)
+                    net.batch_size = batch_size
+                    self._prepare_callbacks(net, fit_data, incremental)
+                    net.partial_fit(fit_data, epochs=epochs)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if batch_size == 1:
+                    raise
+                if continuing:
+                    self._restore(snapshot)
+            net = None  # the failed attempt's network and activations can go
+            batch_size = self._halve_batch_after_out_of_memory(batch_size)
 
         if net.diverged_:
             raise ValueError(
@@ -224,6 +234,23 @@ class BaseNeuralEstimator(BaseEstimator):
         self._set_fitted_attributes(net, validation=valid_idx is not None)
         self._warn_after_training(net, incremental)
         return self
+
+    def _halve_batch_after_out_of_memory(self, batch_size: int) -> int:
+        """Free the GPU memory of a failed attempt and warn; return the next batch size.
+
+        Training that runs out of CUDA memory starts again (from the same
+        seed, or for ``warm_start`` and ``partial_fit`` from the weights before
+        this call) with half the batch size, down to 1.
+        """
+        gc.collect()
+        torch.cuda.empty_cache()
+        smaller = batch_size // 2
+        warnings.warn(
+            f"{type(self).__name__}: CUDA ran out of memory training with batch_size="
+            f"{batch_size}; retrying the fit with batch_size={smaller}.",
+            UserWarning, stacklevel=6,
+        )
+        return smaller
 
     def _make_net(self, n_features, task, device, dtype, seed, batch_size, n_train,
                   validation):

@@ -207,6 +207,9 @@ class SknnNet(NeuralNet):
         """
         self.check_training_readiness()
         epochs = self.max_epochs if epochs is None else epochs
+        # Epochs that a Checkpoint restored when it resumed a crashed fit.
+        epochs = max(epochs - getattr(self, "resumed_epochs_", 0), 0)
+        self.resumed_epochs_ = 0
         train, valid = X.train, X.valid
         on_epoch_kwargs = {"dataset_train": train, "dataset_valid": valid}
         iterator_train = self.get_iterator(train, training=True)

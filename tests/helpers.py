@@ -9,3 +9,18 @@ def make_estimator(cls, base, **params):
     """
     known = cls().get_params()
     return cls(**{**{k: v for k, v in base.items() if k in known}, **params})
+
+
+def rewrite_sknn_file(path, edit):
+    """Apply ``edit`` to the JSON document of an sknn model or checkpoint file (tampering)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(path, framework="pt") as file:
+        metadata = file.metadata()
+        tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+    document = json.loads(metadata["sknn"])
+    edit(document)
+    save_file(tensors, path, metadata={**metadata, "sknn": json.dumps(document)})

@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sknn._data import TensorData, as_tensor
+from sknn._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
 from sknn._device import on_device, resolve_device, torch_threads
 from sknn._distributed import shared_seed
 from sknn._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
@@ -112,6 +112,19 @@ class BaseNeuralEstimator(BaseEstimator):
         """Turn validated X into the matrix the network reads (tabular encoders)."""
         return X
 
+    def _encoded_rows(self, X, sample_weight, fit: bool, seed: int = 0):
+        """Encoded X; a large memory-mapped X stays on disk, encoded per minibatch.
+
+        In fit, the encoding of such an X is learned from a sample of its rows
+        (:func:`sknn._data.encoder_sample`; all rows when few).
+        """
+        if not stays_on_disk(X):
+            return self._encode_X(X, sample_weight, fit)
+        if fit:
+            rows = encoder_sample(X.shape, seed)
+            self._encode_X(X[rows], sample_weight[rows], fit=True)
+        return EncodedRows(X, lambda block: self._encode_X(block, None, fit=False))
+
     def _validate_X_y(self, X, y, reset: bool):
         name = type(self).__name__
         if y is None:
@@ -175,7 +188,8 @@ class BaseNeuralEstimator(BaseEstimator):
             _check_sample_weight, sample_weight, X, dtype=np.float64,
             ensure_non_negative=True,
         )
-        X = self._encode_X(X, sample_weight, fit=not continuing)
+        seed = shared_seed(self._seed()) + (self.n_iter_ if continuing else 0)
+        X = self._encoded_rows(X, sample_weight, fit=not continuing, seed=seed)
         if continuing:
             task = self.task_
         elif task is None:
@@ -184,7 +198,6 @@ class BaseNeuralEstimator(BaseEstimator):
         weights = self._row_weights(y, sample_weight)
 
         device = self._resolve_device()
-        seed = shared_seed(self._seed()) + (self.n_iter_ if continuing else 0)
         early_stopping = self._early_stopping_active(len(y)) and not incremental
         train_idx, valid_idx = self._split(y, seed, early_stopping)
         weight_tensor = self._normalized_weights(weights, train_idx)
@@ -436,7 +449,7 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- predict ------------------------------------------------------------------
     def _predict_outputs(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        X = self._encode_X(self._validate_X(X, reset=False), None, fit=False)
+        X = self._encoded_rows(self._validate_X(X, reset=False), None, fit=False)
         device = torch.device(self.net_.device)
         data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
         with self._torch_context(device):

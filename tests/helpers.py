@@ -11,6 +11,20 @@ def make_estimator(cls, base, **params):
     return cls(**{**{k: v for k, v in base.items() if k in known}, **params})
 
 
+def record_batch_sizes(monkeypatch, owner, method):
+    """Patch ``owner.method`` to record ``len`` of every block it returns; return the list."""
+    sizes = []
+    original = getattr(owner, method)
+
+    def recording(self, *args, **kwargs):
+        block = original(self, *args, **kwargs)
+        sizes.append(len(block))
+        return block
+
+    monkeypatch.setattr(owner, method, recording)
+    return sizes
+
+
 def rewrite_sknn_file(path, edit):
     """Apply ``edit`` to the JSON document of an sknn model or checkpoint file (tampering)."""
     import json

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from helpers import record_batch_sizes
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
@@ -90,15 +91,7 @@ def test_sparse_matches_dense_and_is_densified_per_batch(clf_data, monkeypatch):
     params = dict(FAST, numeric_transform="none", numeric_embedding=None,
                   dtype="float32", batch_size=32)
     dense = MLPClassifier(**params).fit(X, y).predict_proba(X)
-    largest = []
-    original = TensorData._take_x
-
-    def spy(self, rows):
-        batch = original(self, rows)
-        largest.append(len(batch))
-        return batch
-
-    monkeypatch.setattr(TensorData, "_take_x", spy)
+    largest = record_batch_sizes(monkeypatch, TensorData, "_take_x")
     sparse = MLPClassifier(**params).fit(sp.csr_matrix(X), y)
     assert max(largest) == 32  # training never densified more than a batch
     np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense, atol=1e-5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PUBLIC_MODULES = ["sknn", "sknn.inspection", "sknn.modules"]
+PUBLIC_MODULES = ["sknn", "sknn.inspection", "sknn.modules", "sknn.stream"]
 
 
 def test_sphinx_build_is_warning_free(tmp_path):

@@ -15,7 +15,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sknn._base import BaseNeuralEstimator
+from sknn._base import BaseNeuralEstimator, finite_outputs
 from sknn._data import TensorData, as_tensor
 from sknn._mlp import hidden_sizes
 from sknn._task import ReconstructionTask
@@ -317,7 +317,8 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         self.net_.module_.eval()
         with self._torch_context(device), torch.inference_mode():
             parts = [function(X) for X, _, _ in self.net_.get_iterator(data)]
-        return torch.cat(parts).cpu().double().numpy()
+        outputs = finite_outputs(torch.cat(parts), type(self).__name__)
+        return outputs.cpu().double().numpy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -59,6 +59,43 @@ AUTO_PATIENCE_VALIDATION = 20
 AUTO_PATIENCE_TRAINING_LOSS = 10
 
 
+@contextlib.contextmanager
+def errors_naming(estimator_name: str):
+    """Make sure a ValueError or TypeError raised inside names the estimator.
+
+    Errors of scikit-learn's validation helpers (and of models an estimator
+    wraps) do not always say whose input they refuse; prefix the name there.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        if estimator_name in str(error):
+            raise
+        message = f"{estimator_name}: {error}"
+        try:
+            renamed = type(error)(message)
+        except Exception:  # an exception type that takes other arguments
+            renamed = (ValueError if isinstance(error, ValueError) else TypeError)(message)
+        raise renamed from error
+
+
+def finite_outputs(outputs: torch.Tensor, estimator_name: str) -> torch.Tensor:
+    """``outputs`` of the network at prediction, refused when some are not finite.
+
+    Finite X far outside the range of the training data can overflow the
+    network; its predictions would then be NaN or infinite.
+    """
+    finite = torch.isfinite(outputs).reshape(len(outputs), -1).all(dim=1)
+    if not finite.all():
+        raise ValueError(
+            f"{estimator_name}: the network overflowed on {int((~finite).sum())} of "
+            f"{len(outputs)} rows of X (its outputs are not finite). X probably holds "
+            "values far outside the range of the training data; check it for extreme "
+            "values and scale it as the training data."
+        )
+    return outputs
+
+
 class BaseNeuralEstimator(BaseEstimator):
     """Fit, partial_fit and prediction plumbing shared by sknn estimators.
 
@@ -150,13 +187,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _raise_with_name(self, function, *args, **kwargs):
         """Call ``function``; make sure any input error it raises names us."""
-        name = type(self).__name__
-        try:
+        with errors_naming(type(self).__name__):
             return function(*args, **kwargs)
-        except (ValueError, TypeError) as error:
-            if name in str(error):
-                raise
-            raise type(error)(f"{name}: {error}") from error
 
     def _is_classifier(self) -> bool:
         return self.__sklearn_tags__().estimator_type == "classifier"
@@ -453,7 +485,7 @@ class BaseNeuralEstimator(BaseEstimator):
         device = torch.device(self.net_.device)
         data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
         with self._torch_context(device):
-            return self.net_.predict_outputs(data)
+            return finite_outputs(self.net_.predict_outputs(data), type(self).__name__)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -470,7 +502,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
     }
 
     def _make_task(self, y, classes=None, sample_weight=None):
-        return ClassificationTask.from_target(y, type(self).__name__, classes)
+        return self._raise_with_name(ClassificationTask.from_target, y, type(self).__name__,
+                                     classes)
 
     def _row_weights(self, y, sample_weight):
         if self.class_weight is None:
@@ -524,7 +557,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
                     f"{type(self).__name__}.partial_fit: classes={list(classes)} "
                     f"differ from the first call's classes_={self.classes_.tolist()}."
                 )
-        elif classes is None and type_of_target(y) != "multilabel-indicator":
+        elif classes is None and self._raise_with_name(
+                type_of_target, y, input_name="y") != "multilabel-indicator":
             raise ValueError(
                 f"{type(self).__name__}.partial_fit needs classes=... (all labels "
                 "that will ever appear) on its first call."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from numbers import Real
 
 import numpy as np
@@ -21,8 +22,23 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from sknn._base import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._base import BaseNeuralClassifier, BaseNeuralRegressor, errors_naming
 from sknn._task import DistillationTask
+
+
+def _failing_cleanly(fit):
+    """Make a failing ``fit`` name us (in the teacher's and student's errors too)
+    and leave no fitted attributes behind."""
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        try:
+            with errors_naming(type(self).__name__):
+                return fit(self, *args, **kwargs)
+        except BaseException:
+            for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                delattr(self, key)
+            raise
+    return wrapper
 
 
 class _BaseDistilled(MetaEstimatorMixin, BaseEstimator):
@@ -109,9 +125,14 @@ class _BaseDistilled(MetaEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        return self._ask_student("predict", X)
+
+    def _ask_student(self, method: str, X):
+        """The fitted student's ``method`` on X; errors name this estimator."""
         check_is_fitted(self)
-        self._check_X(X, reset=False)
-        return self.student_.predict(X)
+        with errors_naming(type(self).__name__):
+            self._check_X(X, reset=False)
+            return getattr(self.student_, method)(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -232,6 +253,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         return MLPClassifier()
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @_failing_cleanly
     def fit(self, X, y, sample_weight=None, X_unlabeled=None):
         name = type(self).__name__
         y = column_or_1d(y, warn=True)
@@ -271,9 +293,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        self._check_X(X, reset=False)
-        return self.student_.predict_proba(X)
+        return self._ask_student("predict_proba", X)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -286,9 +306,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        self._check_X(X, reset=False)
-        return self.student_.predict_log_proba(X)
+        return self._ask_student("predict_log_proba", X)
 
 
 class DistilledRegressor(RegressorMixin, _BaseDistilled):
@@ -350,6 +368,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         return MLPRegressor()
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @_failing_cleanly
     def fit(self, X, y, sample_weight=None, X_unlabeled=None):
         if not self.__sklearn_tags__().target_tags.multi_output:
             y = column_or_1d(y, warn=True)

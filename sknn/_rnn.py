@@ -121,6 +121,9 @@ class _RNNArchitecture(SequenceInputMixin):
         if X.shape[2] == 0:
             raise ValueError(f"{name}: sequences of length 0 cannot be read; got X of "
                              f"shape {X.shape}.")
+        if X.shape[1] == 0:
+            raise ValueError(f"{name}: sequences need at least one channel; got X of "
+                             f"shape {X.shape}.")
         if kind == "tokens":
             X, lengths = self._check_tokens(X, reset)
         elif X.dtype == np.uint8:

@@ -28,6 +28,8 @@ from scipy.special import ndtri
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
+from sknn._base import errors_naming
+
 NUMERIC_TRANSFORMS = ("quantile", "standard", "none")
 NUMERIC_EMBEDDINGS = ("periodic", "piecewise_linear")
 MAX_QUANTILES = 1000
@@ -281,7 +283,10 @@ class TabularEncoder:
     def transform(self, X) -> np.ndarray:
         """Encode X with what was learned in :meth:`fit_transform`."""
         if self.kinds == ["sparse"]:
-            return X  # sparse at fit: never scaled, sparse or dense at predict
+            # Sparse at fit: never scaled; sparse or dense numbers at predict, and as at
+            # fit without missing values.
+            with errors_naming(self.estimator_name):
+                return check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32))
         if sp.issparse(X):
             X = X.toarray()
         table = self._as_table(X)
@@ -394,7 +399,13 @@ class TabularEncoder:
             return values
         columns = []
         for j in self.numeric_index:
-            values = _numeric_column(_column(table, j), self.kinds[j])
+            column = _column(table, j)
+            if _holds_complex(column):
+                raise ValueError(
+                    f"{self.estimator_name}: column {_column_name(table, j)!r} holds "
+                    "complex numbers; only real numbers are supported."
+                )
+            values = _numeric_column(column, self.kinds[j])
             if np.isinf(values).any():
                 raise ValueError(
                     f"{self.estimator_name}: column {_column_name(table, j)!r} contains "
@@ -433,6 +444,12 @@ def _column_kind(column: pd.Series) -> str:
     if all(isinstance(v, int | float | np.number | bool) for v in values):
         return NUMERIC
     return CATEGORICAL
+
+
+def _holds_complex(column: pd.Series) -> bool:
+    if column.dtype == object:
+        return any(isinstance(v, complex | np.complexfloating) for v in column)
+    return pd.api.types.is_complex_dtype(column.dtype)
 
 
 def _numeric_column(column: pd.Series, kind: str) -> np.ndarray:

@@ -133,10 +133,13 @@ class RegressionTask:
         y2d = y.reshape(len(y), -1)
         if sample_weight is not None and np.sum(sample_weight) <= 0:
             sample_weight = None
-        mean = np.average(y2d, axis=0, weights=sample_weight)
-        scale = np.sqrt(np.average((y2d - mean) ** 2, axis=0, weights=sample_weight))
-        scale[~(scale > 0)] = 1.0
-        return cls(mean, scale, one_dimensional=y.ndim == 1)
+        # In units of a power of two near the largest |y| (exact, so ordinary targets
+        # standardize as before): squares of targets beyond 1e154 overflow float64.
+        unit = np.ldexp(1.0, np.frexp(np.abs(y2d).max(axis=0, initial=1.0))[1])
+        mean = np.average(y2d / unit, axis=0, weights=sample_weight)
+        scale = np.sqrt(np.average((y2d / unit - mean) ** 2, axis=0, weights=sample_weight))
+        scale[~(scale > 0)] = 1.0 / unit[~(scale > 0)]
+        return cls(mean * unit, scale * unit, one_dimensional=y.ndim == 1)
 
     @property
     def n_outputs(self) -> int:

@@ -31,8 +31,31 @@ def _conv(spatial_dims: int, n_in: int, n_out: int, kernel_size: int,
     return conv(n_in, n_out, kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
 
 
+class _SingleValueSafe:
+    """Batch norm that also trains on a batch holding one value per channel.
+
+    Such a batch (one sample of length 1, or a last minibatch of one sample
+    that pooling shrank to one position) has no variance, and torch refuses
+    it; it is normalized with the running statistics instead.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.numel() == x.shape[1]:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var,
+                                            self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+
+class _BatchNorm1d(_SingleValueSafe, nn.BatchNorm1d):
+    pass
+
+
+class _BatchNorm2d(_SingleValueSafe, nn.BatchNorm2d):
+    pass
+
+
 def _batch_norm(spatial_dims: int, n_features: int) -> nn.Module:
-    return (nn.BatchNorm1d if spatial_dims == 1 else nn.BatchNorm2d)(n_features)
+    return (_BatchNorm1d if spatial_dims == 1 else _BatchNorm2d)(n_features)
 
 
 def use_layer_norm(module: nn.Module) -> nn.Module:

@@ -348,7 +348,9 @@ class BaseNeuralEstimator(BaseEstimator):
         scores = [row["valid_score"] for row in history if "valid_score" in row]
         if validation:
             self.validation_scores_ = [float(s) for s in scores]
-            self.best_validation_score_ = max(self.validation_scores_)
+            # The restored epoch is the one with the lowest validation loss.
+            losses = [row["valid_loss"] for row in history if "valid_score" in row]
+            self.best_validation_score_ = self.validation_scores_[int(np.argmin(losses))]
             self.best_loss_ = None
         else:
             self.validation_scores_ = None

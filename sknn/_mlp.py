@@ -97,8 +97,10 @@ _SHARED_PARAMS_DOC = """
         Maximum number of epochs.
     early_stopping : bool or 'auto', default='auto'
         Hold out ``validation_fraction`` of the training data (stratified for
-        classifiers), stop when its score has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best epoch's weights.
+        classifiers), stop when its loss (log-loss for classifiers, squared
+        error for regressors) has not decreased by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the weights of the epoch with
+        the lowest one.
         'auto' enables it when there are more than 1,000 samples. Without it,
         training stops when the training loss stalls the same way.
     validation_fraction : float in (0, 1), default=0.1
@@ -150,7 +152,8 @@ _SHARED_ATTRIBUTES_DOC = """
     validation_scores_ : list of float or None
         Validation score of each epoch, when early stopping held out data.
     best_validation_score_ : float or None
-        Best of ``validation_scores_``.
+        Validation score of the restored epoch (the one with the lowest
+        validation loss).
     best_loss_ : float or None
         Lowest training loss, when early stopping is off."""
 

@@ -276,10 +276,12 @@ def _mean_loss(losses: list[torch.Tensor], batch_rows: list[int]) -> float:
 class ConvergenceMonitor(Callback):
     """Stop when the monitored quantity stalls; keep and restore the best weights.
 
-    Mirrors scikit-learn's MLP: with a validation set, stop when
-    ``valid_score`` has not improved by ``tol`` for ``n_iter_no_change``
-    epochs and restore the weights of the best epoch; without one, stop when
-    ``train_loss`` has not decreased by ``tol`` for as long. A non-finite
+    With a validation set, stop when ``valid_loss`` has not decreased by
+    ``tol`` for ``n_iter_no_change`` epochs and restore the weights of the
+    epoch with the lowest one (as HistGradientBoosting's ``scoring='loss'``:
+    on a small held-out set the loss is a finer signal than accuracy, whose
+    ties keep an early epoch); without one, stop when ``train_loss`` has not
+    decreased by ``tol`` for as long. A non-finite
     training loss stops training at once and is recorded in ``net.diverged_``.
     """
 
@@ -291,7 +293,7 @@ class ConvergenceMonitor(Callback):
         self.enabled = enabled
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.best_ = -math.inf if self.monitor_validation else math.inf
+        self.best_ = math.inf
         self.stalled_epochs_ = 0
         self.best_state_ = None
         self.best_epoch_ = None
@@ -303,19 +305,16 @@ class ConvergenceMonitor(Callback):
             net.diverged_ = True
             net.stop_training_ = True
             return
-        if self.monitor_validation:
-            self._update(net, row["valid_score"], higher_is_better=True)
-        else:
-            self._update(net, row["train_loss"], higher_is_better=False)
+        key = "valid_loss" if self.monitor_validation else "train_loss"
+        self._update(net, row[key])
 
-    def _update(self, net, value, higher_is_better):
-        sign = 1.0 if higher_is_better else -1.0
-        if sign * value < sign * self.best_ + self.tol:
+    def _update(self, net, loss):
+        if loss > self.best_ - self.tol:
             self.stalled_epochs_ += 1
         else:
             self.stalled_epochs_ = 0
-        if sign * value > sign * self.best_:
-            self.best_ = value
+        if loss < self.best_:
+            self.best_ = loss
             self.best_epoch_ = len(net.history)
             if self.monitor_validation:
                 self.best_state_ = copy.deepcopy(net.module_.state_dict())

@@ -38,3 +38,9 @@ def rewrite_sknn_file(path, edit):
     document = json.loads(metadata["sknn"])
     edit(document)
     save_file(tensors, path, metadata={**metadata, "sknn": json.dumps(document)})
+
+
+def restored_epoch(estimator) -> int:
+    """Index of the epoch early stopping restored: the lowest validation loss."""
+    losses = [row["valid_loss"] for row in estimator.net_.history]
+    return losses.index(min(losses))

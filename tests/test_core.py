@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from helpers import record_batch_sizes
+from helpers import record_batch_sizes, restored_epoch
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
@@ -104,7 +104,7 @@ def test_fitted_attributes(clf_data):
     assert list(clf.classes_) == [0, 1]
     assert clf.n_features_in_ == 6 and clf.n_outputs_ == 2
     assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.validation_scores_)
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_validation_score_ == clf.validation_scores_[restored_epoch(clf)]
     assert clf.best_loss_ is None
     assert isinstance(clf.net_, NeuralNet)
     reg = MLPRegressor(**dict(FAST, early_stopping=False)).fit(*make_regression(50, 3))
@@ -119,7 +119,7 @@ def test_early_stopping_restores_best_weights():
                         n_iter_no_change=3, max_iter=100, random_state=0,
                         callbacks=[recorder]).fit(X, y)
     assert clf.n_iter_ < 100
-    best = int(np.argmax(clf.validation_scores_))
+    best = restored_epoch(clf)
     assert best < clf.n_iter_ - 1
     for name, value in clf.net_.module_.state_dict().items():
         torch.testing.assert_close(value, recorder.states[best][name])

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import restored_epoch
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -129,7 +130,7 @@ def test_early_stopping_restores_a_validated_model(frame):
     clf = _make(early_stopping=True, max_iter=30, n_iter_no_change=2).fit(X, y)
     assert clf.n_iter_ < 30
     assert len(clf.validation_scores_) == clf.n_iter_
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_validation_score_ == clf.validation_scores_[restored_epoch(clf)]
 
 
 def test_sample_weight_and_class_weight(frame):

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
+from sknn._finetune import FINE_TUNING_CONSTRAINTS, FINE_TUNING_PARAMS_DOC, FineTuningMixin
 from sknn._mlp import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC
 from sknn._sequence import SequenceInputMixin
 from sknn.modules.cnn import (
@@ -48,18 +49,36 @@ _CNN_CONSTRAINTS = {
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "normalization": [StrOptions({"batch", "layer"})],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    **FINE_TUNING_CONSTRAINTS,
 }
+
+
+def positive_ints(estimator_name, name, value, default) -> tuple[int, ...]:
+    """The parameter ``name``'s int or sequence of ints as a tuple (``default`` for None)."""
+    if value is None:
+        return default
+    values = [value] if isinstance(value, Integral) else list(value)
+    if not values or any(not isinstance(v, Integral) or v < 1 for v in values):
+        raise ValueError(f"{estimator_name}: {name} must be a positive integer or a "
+                         f"non-empty sequence of them; got {value!r}.")
+    return tuple(int(v) for v in values)
 
 
 class _CNNArchitecture(SequenceInputMixin):
     """Module factory shared by the CNN classifier and regressor."""
 
+    _family = "CNN"
+
+    def _adopt_inputs(self, source, X, encoded):
+        return encoded  # no fitted input preprocessing (pixels are read as they are)
+
     def _build_module(self, n_features, task):
         n_channels, *spatial = self.input_shape_
         spatial_dims = len(spatial)
         default_filters, default_kernels = DEFAULT_LAYERS[self.architecture, spatial_dims]
-        n_filters = self._positive_ints("n_filters", self.n_filters, default_filters)
-        kernel_sizes = self._positive_ints("kernel_size", self.kernel_size, default_kernels)
+        name = type(self).__name__
+        n_filters = positive_ints(name, "n_filters", self.n_filters, default_filters)
+        kernel_sizes = positive_ints(name, "kernel_size", self.kernel_size, default_kernels)
         kwargs = {"n_filters": n_filters, "kernel_sizes": kernel_sizes,
                   "spatial_dims": spatial_dims, "dropout": self.dropout,
                   "augment": self._augment_module(spatial_dims)}
@@ -67,15 +86,6 @@ class _CNNArchitecture(SequenceInputMixin):
             kwargs["spatial_size"] = min(spatial)
         module = ARCHITECTURES[self.architecture](n_channels, task.n_outputs, **kwargs)
         return use_layer_norm(module) if self.normalization == "layer" else module
-
-    def _positive_ints(self, name, value, default):
-        if value is None:
-            return default
-        values = [value] if isinstance(value, Integral) else list(value)
-        if not values or any(not isinstance(v, Integral) or v < 1 for v in values):
-            raise ValueError(f"{type(self).__name__}: {name} must be a positive integer "
-                             f"or a non-empty sequence of them; got {value!r}.")
-        return tuple(int(v) for v in values)
 
     def _augment_module(self, spatial_dims):
         if self.augment is None or self.augment is False:
@@ -168,8 +178,11 @@ _TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
     _param_entries(["tol"]))
 
 _RUN_PARAMS_DOC = _param_entries([
-    "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",
-])
+    "random_state", "device", "n_threads", "verbose", "warm_start",
+]) + FINE_TUNING_PARAMS_DOC.format(
+    family="CNN", layout="series or images of as many channels",
+    inputs="""Series may differ in length and images in size (global
+        average pooling reads any).""") + _param_entries(["callbacks", "dtype"])
 
 _DATA_DOC = """
     X is a numeric array: time series ``(n_samples, n_channels, n_timepoints)``,
@@ -192,7 +205,7 @@ _CNN_ATTRIBUTES_DOC = """
 )
 
 
-class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
+class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Convolutional network classifier for time series and images.
 {_DATA_DOC}
 
@@ -257,6 +270,9 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -283,11 +299,14 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
 
 
-class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
+class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Convolutional network regressor for time series and images.
 {_DATA_DOC}
 
@@ -346,6 +365,9 @@ class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -371,5 +393,8 @@ class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype

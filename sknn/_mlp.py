@@ -9,6 +9,12 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
+from sknn._finetune import (
+    FINE_TUNING_CONSTRAINTS,
+    FINE_TUNING_PARAMS_DOC,
+    FineTuningMixin,
+    adopt_tabular_encoder,
+)
 from sknn._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import ACTIVATION_NAMES, MLP
@@ -19,6 +25,7 @@ _MLP_CONSTRAINTS = {
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "ensemble_size": [Interval(Integral, 1, None, closed="left")],
     **TABULAR_CONSTRAINTS,
+    **FINE_TUNING_CONSTRAINTS,
 }
 
 
@@ -40,6 +47,11 @@ class _MLPArchitecture(TabularInputMixin):
     The tabular input layer (embeddings) feeds a plain MLP, or with
     ``ensemble_size > 1`` an :class:`~sknn.modules.ensemble.EnsembleMLP`.
     """
+
+    _family = "MLP"
+
+    def _adopt_inputs(self, source, X, encoded):
+        return adopt_tabular_encoder(self, source, X)
 
     def _build_module(self, n_features, task):
         sizes = hidden_sizes(self)
@@ -127,7 +139,10 @@ _SHARED_PARAMS_DOC = """
         with the training loss and validation score; 2 or more prints
         skorch's per-epoch table.
     warm_start : bool, default=False
-        Let a new ``fit`` continue from the current weights.
+        Let a new ``fit`` continue from the current weights.""" + FINE_TUNING_PARAMS_DOC.format(
+    family="MLP", layout="the same columns (matched by position)",
+    inputs="""Its fitted column scaling, categories and numeric-embedding
+        bins are reused as they are.""") + """
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks for the net (checkpointing, logging, ...).
     dtype : {'auto', 'float32', 'float64'}, default='auto'
@@ -158,7 +173,7 @@ _SHARED_ATTRIBUTES_DOC = """
         Lowest training loss, when early stopping is off."""
 
 
-class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
+class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Multilayer perceptron classifier trained with PyTorch through skorch.
 
     Binary, multiclass and multilabel classification on dense or sparse
@@ -223,6 +238,9 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -249,11 +267,14 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
 
 
-class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
+class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Multilayer perceptron regressor trained with PyTorch through skorch.
 
     Single- and multi-output regression on dense or sparse numeric data, on the
@@ -353,6 +374,9 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -378,5 +402,8 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype

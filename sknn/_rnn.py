@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
 from sknn._cnn import _param_entries
+from sknn._finetune import FINE_TUNING_CONSTRAINTS, FINE_TUNING_PARAMS_DOC, FineTuningMixin
 from sknn._mlp import _SHARED_ATTRIBUTES_DOC
 from sknn._sequence import SERIES_LAYOUT, SequenceInputMixin, _shape_of, sample_shape
 from sknn._text import TokenArray
@@ -29,6 +30,7 @@ _RNN_CONSTRAINTS = {
     "input_kind": [StrOptions(set(INPUT_KINDS))],
     "embedding_dim": [Interval(Integral, 1, None, closed="left")],
     "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    **FINE_TUNING_CONSTRAINTS,
 }
 
 
@@ -99,6 +101,7 @@ class _RNNArchitecture(SequenceInputMixin):
     """
 
     input_shape = None  # the sequence mixin's reshaping parameter: not offered here
+    _family = "RNN"
 
     def _validate_X(self, X, reset: bool):
         name = type(self).__name__
@@ -185,6 +188,19 @@ class _RNNArchitecture(SequenceInputMixin):
         self.input_scale_ = np.where(scale > 1e-12 * (1 + np.abs(mean)), scale, 1.0)
         return X
 
+    def _adopt_inputs(self, source, X, encoded):
+        if self.input_kind_ == "series":
+            self.input_mean_, self.input_scale_ = source.input_mean_, source.input_scale_
+        elif self.vocabulary_size_ > source.vocabulary_size_:
+            raise ValueError(
+                f"{type(self).__name__}: X holds token id {self.vocabulary_size_ - 1}, "
+                f"outside init_from's vocabulary (ids 0 to {source.vocabulary_size_ - 1}); "
+                "encode the texts with the TextSequencer init_from was trained on."
+            )
+        else:
+            self.vocabulary_size_ = source.vocabulary_size_
+        return encoded
+
     def _build_module(self, n_features, task):
         tokens = self.input_kind_ == "tokens"
         return RNN(
@@ -254,8 +270,12 @@ _TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
     "early_stopping", "validation_fraction", "n_iter_no_change", "tol"])
 
 _RUN_PARAMS_DOC = _param_entries([
-    "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",
-])
+    "random_state", "device", "n_threads", "verbose", "warm_start",
+]) + FINE_TUNING_PARAMS_DOC.format(
+    family="RNN", layout="series of as many channels, or token ids",
+    inputs="""Its per-channel standardization (series) or vocabulary size
+        (token ids) is reused as it is; sequences may differ in length.""") + _param_entries(
+    ["callbacks", "dtype"])
 
 _DATA_DOC = """
     X is one of:
@@ -295,7 +315,7 @@ _RNN_ATTRIBUTES_DOC = """
 )
 
 
-class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
+class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Recurrent network classifier (LSTM, GRU, RNN) for series, sequences and text.
 {_DATA_DOC}
 
@@ -370,6 +390,9 @@ class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -398,11 +421,14 @@ class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
 
 
-class RNNRegressor(_RNNArchitecture, BaseNeuralRegressor):
+class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Recurrent network regressor (LSTM, GRU, RNN): sequence to value(s).
 {_DATA_DOC}
 
@@ -464,6 +490,9 @@ class RNNRegressor(_RNNArchitecture, BaseNeuralRegressor):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -491,5 +520,8 @@ class RNNRegressor(_RNNArchitecture, BaseNeuralRegressor):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype

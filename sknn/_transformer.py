@@ -8,6 +8,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
 from sknn._cnn import _param_entries
+from sknn._finetune import (
+    FINE_TUNING_CONSTRAINTS,
+    FINE_TUNING_PARAMS_DOC,
+    FineTuningMixin,
+    adopt_tabular_encoder,
+)
 from sknn._mlp import _SHARED_ATTRIBUTES_DOC
 from sknn._sequence import SERIES_LAYOUT, SequenceInputMixin, _shape_of, sample_shape
 from sknn._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
@@ -48,6 +54,7 @@ _TRANSFORMER_CONSTRAINTS = {
     "input_shape": [None, tuple, list],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     **TABULAR_CONSTRAINTS,
+    **FINE_TUNING_CONSTRAINTS,
 }
 
 
@@ -60,6 +67,13 @@ class _TransformerArchitecture(TabularInputMixin, SequenceInputMixin):
     sequence layer (:class:`~sknn._sequence.SequenceInputMixin`). The kind
     seen in ``fit`` is kept in ``input_kind_``.
     """
+
+    _family = "Transformer"
+
+    def _adopt_inputs(self, source, X, encoded):
+        if self.input_kind_ == "table":
+            return adopt_tabular_encoder(self, source, X)
+        return encoded
 
     def _reads_series(self, X, reset: bool) -> bool:
         if not reset:
@@ -245,8 +259,13 @@ _TRAINING_DOC = """
         schedule, not a noisy stall, ends training.""" + _param_entries(["tol"])
 
 _RUN_DOC = _param_entries([
-    "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",
-])
+    "random_state", "device", "n_threads", "verbose", "warm_start",
+]) + FINE_TUNING_PARAMS_DOC.format(
+    family="Transformer", layout="the same columns (matched by position), or series of "
+    "as many channels and the same length",
+    inputs="""Its fitted column scaling, categories and numeric-embedding
+        bins are reused as they are (tables).""") + _param_entries(
+    ["callbacks", "dtype"])
 
 _DATA_DOC = """
     Tables (2-D X: arrays, sparse matrices, pandas or polars DataFrames with
@@ -278,7 +297,7 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
     ))
 
 
-class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
+class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Transformer classifier for tables (FT-Transformer) and time series.
 {_DATA_DOC}
 
@@ -354,6 +373,9 @@ class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -387,11 +409,14 @@ class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
 
 
-class TransformerRegressor(_TransformerArchitecture, BaseNeuralRegressor):
+class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Transformer regressor for tables (FT-Transformer) and time series.
 {_DATA_DOC}
 
@@ -460,6 +485,9 @@ class TransformerRegressor(_TransformerArchitecture, BaseNeuralRegressor):
         n_threads=None,
         verbose=0,
         warm_start=False,
+        init_from=None,
+        freeze_epochs=0,
+        trainable_layers=1,
         callbacks=None,
         dtype="auto",
     ):
@@ -492,5 +520,8 @@ class TransformerRegressor(_TransformerArchitecture, BaseNeuralRegressor):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
+        self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype

@@ -16,11 +16,19 @@ from sklearn.utils.validation import (
 )
 
 from sknn._base import BaseNeuralEstimator, finite_outputs
+from sknn._cnn import positive_ints
 from sknn._data import TensorData, as_tensor
 from sknn._mlp import hidden_sizes
+from sknn._sequence import _check_input_shape, sample_shape
 from sknn._task import ReconstructionTask
-from sknn.modules.autoencoder import CORRUPTIONS, Autoencoder
+from sknn.modules.autoencoder import CORRUPTIONS, Autoencoder, ConvAutoencoder
+from sknn.modules.cnn import use_layer_norm
 from sknn.modules.mlp import ACTIVATION_NAMES
+
+ARCHITECTURES = ("mlp", "cnn")
+DEFAULT_FILTERS = (16, 32)
+# kernel_size=None: by spatial dimensions (series, images).
+DEFAULT_KERNEL_SIZES = {1: 5, 2: 3}
 
 
 class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
@@ -28,7 +36,9 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
 
     An MLP encoder compresses each standardized row of X to ``n_components``
     features and a mirrored MLP decoder reconstructs it; both train together
-    on the squared reconstruction error. :meth:`transform` returns the code
+    on the squared reconstruction error. With ``architecture='cnn'`` the
+    encoder and decoder are convolutional, for series and images (X as the
+    CNN estimators take it). :meth:`transform` returns the code
     (a nonlinear counterpart of :class:`~sklearn.decomposition.PCA`),
     :meth:`inverse_transform` decodes it back to the units of X and
     :meth:`score_samples` is the negative reconstruction error: rows unlike
@@ -36,21 +46,45 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
     With ``noise > 0`` it is a denoising autoencoder: inputs are corrupted
     during training only, and the network learns to restore them.
 
-    X is standardized per feature inside (with the sample weights) and every
-    output is mapped back, so no scaler is needed in front.
+    X is standardized inside (with the sample weights; per feature, or per
+    channel for ``architecture='cnn'``) and every output is mapped back, so no
+    scaler is needed in front.
 
     Parameters
     ----------
     n_components : int, default=8
         Number of features of the code (the output of :meth:`transform`).
     hidden_layer_sizes : int or sequence of int, default=(64,)
-        Hidden widths of the encoder; the decoder uses them in reverse.
+        Hidden widths of the encoder; the decoder uses them in reverse
+        ('mlp' only).
     activation : {'relu', 'gelu', 'silu', 'tanh', 'logistic', 'leaky_relu', \
 'selu', 'identity'}, default='relu'
-        Activation after each hidden layer. With 'identity' the autoencoder
-        spans the same subspace as PCA.
+        Activation after each hidden layer ('mlp' only; the convolution
+        blocks use ReLU). With 'identity' the autoencoder spans the same
+        subspace as PCA.
+    architecture : {'mlp', 'cnn'}, default='mlp'
+        'mlp': fully connected encoder and decoder on the rows of 2-D X.
+        'cnn': for time series ``(n_samples, n_channels, n_timepoints)``,
+        images ``(n_samples, n_channels, height, width)``, or 2-D X read by
+        ``input_shape`` (else as one channel of length ``n_features``). One
+        stride-2 convolution block (convolution, per-sample normalization
+        ``GroupNorm(1, C)``, ReLU) per entry of ``n_filters`` halves the
+        length or the height and width, a linear layer makes the code; the
+        decoder mirrors it with nearest-neighbour upsampling
+        (:class:`~sknn.modules.ConvAutoencoder`). Every sample must have the
+        shape seen in ``fit``.
+    n_filters : int, sequence of int or None, default=None
+        Filters of each convolution block ('cnn' only). None: (16, 32).
+    kernel_size : int or None, default=None
+        Kernel size of the convolutions ('cnn' only). None: 5 for series, 3
+        for images.
+    input_shape : tuple of int or None, default=None
+        Shape of one sample, to reshape X by ('cnn' only), as in
+        :class:`CNNClassifier`: ``(n_timepoints,)``, ``(height, width)`` or
+        ``(n_channels, height, width)``; ``(8, 8)`` for flat 8x8 images.
     dropout : float in [0, 1), default=0.0
-        Dropout probability after each hidden activation.
+        Dropout probability after each hidden activation ('mlp'), or on the
+        flattened feature maps before the code ('cnn').
     noise : float >= 0, default=0.0
         Corruption of the (standardized) input during training, for a
         denoising autoencoder: the standard deviation of added Gaussian noise,
@@ -91,12 +125,17 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
     ----------
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is an
-        :class:`~sknn.modules.Autoencoder` with ``encode`` and ``decode``.
+        :class:`~sknn.modules.Autoencoder` (or a
+        :class:`~sknn.modules.ConvAutoencoder`) with ``encode`` and ``decode``.
+    input_shape_ : tuple of int
+        'cnn' only: shape of one sample as the network reads it,
+        ``(n_channels, n_timepoints)`` or ``(n_channels, height, width)``.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         When X was a DataFrame with string column names.
     n_outputs_ : int
-        Width of the reconstruction (``n_features_in_``).
+        Width of the reconstruction: ``n_features_in_``, or the values of a
+        sample for 'cnn'.
     n_iter_ : int
     loss_curve_ : list of float
         Mean squared reconstruction error (standardized units) per epoch.
@@ -124,6 +163,18 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
     >>> outlier = 10 * rng.randn(1, 6)
     >>> bool(ae.score_samples(outlier)[0] < ae.score_samples(X).min())
     True
+
+    A convolutional autoencoder for flat 8x8 grayscale images:
+
+    >>> from sklearn.datasets import load_digits
+    >>> digits, _ = load_digits(return_X_y=True)
+    >>> conv = AutoencoderTransformer(n_components=8, architecture="cnn",
+    ...                               input_shape=(8, 8), max_iter=5, n_threads=1,
+    ...                               random_state=0).fit(digits[:200])
+    >>> conv.transform(digits[:3]).shape, conv.input_shape_
+    ((3, 8), (1, 8, 8))
+    >>> conv.inverse_transform(conv.transform(digits[:3])).shape
+    (3, 64)
     """
 
     _parameter_constraints: dict = {
@@ -131,6 +182,10 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATION_NAMES))],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "n_filters": [None, "array-like", Interval(Integral, 1, None, closed="left")],
+        "kernel_size": [None, Interval(Integral, 1, None, closed="left")],
+        "input_shape": [None, tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "noise_kind": [StrOptions(set(CORRUPTIONS))],
@@ -142,6 +197,10 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         hidden_layer_sizes=(64,),
         activation="relu",
         *,
+        architecture="mlp",
+        n_filters=None,
+        kernel_size=None,
+        input_shape=None,
         dropout=0.0,
         noise=0.0,
         noise_kind="gaussian",
@@ -166,6 +225,10 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.architecture = architecture
+        self.n_filters = n_filters
+        self.kernel_size = kernel_size
+        self.input_shape = input_shape
         self.dropout = dropout
         self.noise = noise
         self.noise_kind = noise_kind
@@ -189,22 +252,66 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
 
     # -- hooks of the shared estimator layer ------------------------------------
     def _validate_X(self, X, reset: bool):
-        return self._raise_with_name(
-            validate_data, self, X, reset=reset, dtype=[np.float64, np.float32],
-        )
+        """Validated X as rows: samples of series and images are flattened ('cnn')."""
+        if self.architecture == "mlp":
+            return self._raise_with_name(
+                validate_data, self, X, reset=reset, dtype=[np.float64, np.float32],
+            )
+        name = type(self).__name__
+        _check_input_shape(self.input_shape, name)
+        X = self._raise_with_name(validate_data, self, X, reset=reset, allow_nd=True,
+                                  dtype=[np.float64, np.float32])
+        per_sample = sample_shape(X.shape, self.input_shape, name)
+        if reset:
+            self.input_shape_ = per_sample
+        elif per_sample != self.input_shape_:
+            raise ValueError(
+                f"{name} was fitted on samples of shape {self.input_shape_}; got X of shape "
+                f"{X.shape}, read as samples of shape {per_sample}. The convolutional "
+                "autoencoder reconstructs samples of the shape it was fitted on."
+            )
+        return X.reshape(len(X), -1)
+
+    def _validate_X_y(self, X, y, reset: bool):
+        X = self._validate_X(X, reset=reset)
+        return X, X  # the targets are X itself
 
     def _encode_X(self, X, sample_weight, fit: bool):
         """Standardize X; in fit, learn the standardization (the task's) first."""
         if fit:
-            self.task_ = ReconstructionTask.from_target(X, sample_weight)
+            self.task_ = self._standardization(X, sample_weight)
         return self.task_.standardize(X).astype(X.dtype, copy=False)
+
+    def _standardization(self, X, sample_weight) -> ReconstructionTask:
+        """Per feature ('mlp') or per channel of the flattened samples ('cnn')."""
+        if self.architecture == "mlp":
+            return ReconstructionTask.from_target(X, sample_weight)
+        n_channels = self.input_shape_[0]
+        n_positions = X.shape[1] // n_channels
+        values = X.reshape(len(X), n_channels, n_positions).transpose(0, 2, 1)
+        weights = None if sample_weight is None else np.repeat(sample_weight, n_positions)
+        task = ReconstructionTask.from_target(values.reshape(-1, n_channels), weights)
+        task.mean = np.repeat(task.mean, n_positions)
+        task.scale = np.repeat(task.scale, n_positions)
+        return task
 
     def _make_task(self, y, classes=None, sample_weight=None):
         return self.task_  # learned from X in _encode_X
 
     def _build_module(self, n_features, task):
-        return Autoencoder(n_features, self.n_components, hidden_sizes(self), self.activation,
-                           self.dropout, self.noise, self.noise_kind)
+        if self.architecture == "mlp":
+            return Autoencoder(n_features, self.n_components, hidden_sizes(self),
+                               self.activation, self.dropout, self.noise, self.noise_kind)
+        name = type(self).__name__
+        dims = len(self.input_shape_) - 1
+        n_filters = positive_ints(name, "n_filters", self.n_filters, DEFAULT_FILTERS)
+        kernel_size = DEFAULT_KERNEL_SIZES[dims] if self.kernel_size is None else (
+            self.kernel_size)
+        # Per-sample normalization: a row's code never depends on its batch, so
+        # sample weights act as repetitions.
+        return use_layer_norm(ConvAutoencoder(self.input_shape_, self.n_components,
+                                              n_filters, kernel_size, self.dropout,
+                                              self.noise, self.noise_kind))
 
     # -- public API -------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -214,7 +321,9 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Numeric training data without missing values.
+            Numeric training data without missing values; for
+            ``architecture='cnn'`` also series ``(n_samples, n_channels,
+            n_timepoints)`` or images ``(n_samples, n_channels, height, width)``.
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknn import AutoencoderTransformer
-from sknn.modules import Autoencoder, InputCorruption
+from sknn.modules import Autoencoder, ConvAutoencoder, InputCorruption
 
 FAST = {"hidden_layer_sizes": (32,), "max_iter": 60, "n_threads": 1, "random_state": 0,
         "learning_rate_init": 0.01}
@@ -124,3 +124,79 @@ def test_autoencoder_errors_are_pinned(low_rank):
     with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
         AutoencoderTransformer(2, **FAST).fit(pd.DataFrame(X[:50]).add_prefix("c")) \
             .get_feature_names_out(["a"] * 6)
+
+
+# -- convolutional autoencoder ------------------------------------------------------------
+CONV = {"architecture": "cnn", "n_threads": 1, "random_state": 0}
+
+
+def _sines(n=200, length=40, seed=0):
+    """Noisy sine waves of random frequency, phase and amplitude, (n, 1, length)."""
+    rng = np.random.RandomState(seed)
+    t = np.linspace(0, 1, length)
+    waves = np.sin(2 * np.pi * (rng.uniform(1, 3, (n, 1)) * t + rng.uniform(0, 1, (n, 1))))
+    return (rng.uniform(0.5, 2, (n, 1)) * waves + 0.05 * rng.randn(n, length))[:, None, :]
+
+
+def _reconstruction_error(ae, X):
+    return np.mean((ae.inverse_transform(ae.transform(X)) - X.reshape(len(X), -1)) ** 2)
+
+
+def test_convolutional_autoencoder_beats_the_mean_image_on_digits():
+    from sklearn.datasets import load_digits
+
+    X, _ = load_digits(return_X_y=True)
+    train, test = X[:500], X[500:800]
+    ae = AutoencoderTransformer(8, input_shape=(8, 8), max_iter=15, batch_size=50,
+                                **CONV).fit(train)
+    assert isinstance(ae.net_.module_, ConvAutoencoder) and ae.input_shape_ == (1, 8, 8)
+    mean_image = np.mean((test - train.mean(axis=0)) ** 2)
+    assert _reconstruction_error(ae, test) < 0.6 * mean_image
+    # 4-D images train the same network as flat rows read by input_shape.
+    images = AutoencoderTransformer(8, max_iter=2, **CONV).fit(train.reshape(-1, 1, 8, 8))
+    flat = AutoencoderTransformer(8, input_shape=(8, 8), max_iter=2, **CONV).fit(train)
+    np.testing.assert_allclose(images.transform(test.reshape(-1, 1, 8, 8)),
+                               flat.transform(test))
+
+
+def test_convolutional_autoencoder_on_series_and_anomalies():
+    X = _sines()
+    train, test = X[:150], X[150:]
+    ae = AutoencoderTransformer(4, max_iter=10, batch_size=30, **CONV).fit(train)
+    assert ae.input_shape_ == (1, 40) and ae.transform(test).shape == (50, 4)
+    mean_series = np.mean((test - train.mean(axis=0)) ** 2)
+    assert _reconstruction_error(ae, test) < 0.5 * mean_series
+    noise = np.random.RandomState(1).randn(5, 1, 40)
+    assert ae.score_samples(noise).max() < np.median(ae.score_samples(test))
+    assert ae.get_feature_names_out().tolist() == [f"autoencoder{i}" for i in range(4)]
+
+
+@pytest.mark.parametrize("input_shape, n_filters, kernel_size", [
+    ((3, 7, 5), (4, 6), 4), ((2, 9), (4,), 3), ((1, 1), (2, 2, 2), 5),
+])
+def test_conv_module_reconstructs_any_sample_shape(input_shape, n_filters, kernel_size):
+    net = ConvAutoencoder(input_shape, 3, n_filters, kernel_size)
+    rows = torch.zeros(4, int(np.prod(input_shape)))
+    assert net.encode(rows).shape == (4, 3)
+    assert net(rows).shape == rows.shape
+
+
+def test_convolutional_autoencoder_errors_are_pinned():
+    X = _sines(30, 12)
+    ae = AutoencoderTransformer(2, max_iter=1, **CONV).fit(X)
+    with pytest.raises(ValueError, match=r"AutoencoderTransformer was fitted on samples of "
+                       r"shape \(1, 12\); got X of shape \(30, 1, 10\), read as samples of "
+                       r"shape \(1, 10\)"):
+        ae.transform(X[:, :, :10])
+    with pytest.raises(ValueError, match=r"AutoencoderTransformer: cannot read X of shape "
+                       r"\(30, 1, 12\) as samples of input_shape=\(5,\)"):
+        AutoencoderTransformer(input_shape=(5,), **CONV).fit(X)
+    with pytest.raises(ValueError, match=r"AutoencoderTransformer: n_filters must be a "
+                       r"positive integer or a non-empty sequence of them; got \(\)"):
+        AutoencoderTransformer(n_filters=(), **CONV).fit(X)
+    with pytest.raises(InvalidParameterError, match="'architecture' parameter of "
+                       "AutoencoderTransformer must be a str among"):
+        AutoencoderTransformer(architecture="conv").fit(X[:, 0])
+    with pytest.raises(ValueError, match="Found array with dim 3, while dim <= 2 is "
+                       "required by AutoencoderTransformer"):
+        AutoencoderTransformer(max_iter=1).fit(X)  # 'mlp' reads 2-D X only

@@ -40,6 +40,9 @@ ESTIMATORS += [
 
 ESTIMATORS.append(AutoencoderTransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=50,
                                          n_threads=1))
+# The convolutional autoencoder reads the checks' 2-D X as one-channel series.
+ESTIMATORS.append(AutoencoderTransformer(n_components=2, architecture="cnn", n_filters=(4,),
+                                         max_iter=50, n_threads=1))
 
 # The RNNs small, full-batch (weighted rows then train exactly as repeated ones)
 # and with a learning rate that fits the checks' small data in 100 epochs.

@@ -4,7 +4,7 @@ Nothing here imports scikit-learn: each class is an ordinary typed
 :class:`torch.nn.Module` that can be used on its own.
 """
 
-from sknn.modules.autoencoder import Autoencoder, InputCorruption
+from sknn.modules.autoencoder import Autoencoder, ConvAutoencoder, InputCorruption
 from sknn.modules.cnn import (
     FCN,
     ConvBlock,
@@ -35,6 +35,7 @@ from sknn.modules.transformer import (
 
 __all__ = [
     "Autoencoder",
+    "ConvAutoencoder",
     "InputCorruption",
     "FCN",
     "ConvBlock",

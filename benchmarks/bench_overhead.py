@@ -324,9 +324,9 @@ def print_markdown(fit, predict, args, env):
     if not predict:
         return
     print()
-    print(f"predict_proba on {args.predict_rows:,} rows, median of {args.repeats} "
-          "runs; ratio to a raw `torch.inference_mode()` forward in chunks of "
-          f"{PREDICT_CHUNK} + softmax.")
+    print(f"predict_proba on {args.predict_rows:,} rows, median of {2 * args.repeats} "
+          "runs (two per repeat, in opposite orders); ratio to a raw "
+          f"`torch.inference_mode()` forward in chunks of {PREDICT_CHUNK} + softmax.")
     print()
     print("| library | rows/s | ratio to torch |")
     print("|---|---:|---:|")
@@ -441,7 +441,11 @@ def run(args) -> None:
                       f"{contender.name:<8} fit {t:8.3f} s (cpu {cpu:8.3f} s)", flush=True)
             step += 1
         if X_pred is not None:
-            for contender in rotated(contenders, step):
+            # Twice, in opposite orders: whoever runs first after a fit pays for
+            # cold caches, and a rotation of two contenders over an even number
+            # of steps would always put the same one first.
+            order = list(rotated(contenders, step))
+            for contender in order + order[::-1]:
                 t = time_predict(contender, models[contender.name], X_pred, device)
                 predict_times[contender.name].append(t)
                 print(f"repeat {repeat + 1}/{args.repeats} predict_proba "

@@ -100,6 +100,20 @@ def test_onnx_of_a_cnn():
                                atol=1e-4)
 
 
+def test_onnx_of_a_transformer_on_a_table_and_on_series():
+    small = {"d_token": 8, "n_blocks": 1, "n_heads": 2, **FAST}
+    X = mixed_frame()
+    y = (X["age"].fillna(40) > 40).to_numpy()
+    table = sknn.TransformerClassifier(**small).fit(X, y)
+    # The [CLS] token follows the batch: a graph traced on 2 rows serves 80.
+    np.testing.assert_allclose(run_onnx(table, X), table.predict_proba(X), atol=1e-5)
+    rng = np.random.RandomState(0)
+    series = rng.randn(30, 2, 16).astype(np.float32)
+    reg = sknn.TransformerRegressor(**small).fit(series, series[:, 0].mean(axis=1))
+    np.testing.assert_allclose(run_onnx(reg, series), reg.predict(series), rtol=1e-5,
+                               atol=1e-5)
+
+
 def test_onnx_written_to_path_and_torch_export_round_trip(tmp_path):
     X = mixed_frame()
     y = X["age"].fillna(0).to_numpy()

@@ -172,7 +172,7 @@ class RNN(nn.Module):
         else:
             outputs, state = self.rnn(inputs)
         hidden = state[0] if isinstance(state, tuple) else state  # LSTM: (h, c)
-        last = hidden[-self.n_directions:].transpose(0, 1).reshape(len(x), -1)
+        last = hidden[-self.n_directions:].transpose(0, 1).reshape(x.shape[0], -1)
         valid = mask.clone()
         valid[:, 0] = 1.0  # an empty sequence is read as its first (padding) step
         features = self.pool(outputs, last, valid)

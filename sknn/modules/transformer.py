@@ -88,7 +88,7 @@ class FeatureTokenizer(nn.Module):
         tokens = []
         if self.numeric_embedding is not None and self.n_numeric:
             embedded = self.numeric_embedding(x[:, :self.n_numeric])
-            tokens.append(embedded.view(len(x), self.n_numeric, self.d_token))
+            tokens.append(embedded.view(x.shape[0], self.n_numeric, self.d_token))
         if self.n_linear:
             linear = x[:, self.n_plain - self.n_linear:self.n_plain]
             tokens.append(linear[..., None] * self.weight + self.bias)
@@ -294,7 +294,7 @@ class Transformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.tokenizer(x)
         if self.cls is not None:
-            cls = self.cls.expand(len(tokens), 1, -1)
+            cls = self.cls.expand(tokens.shape[0], 1, -1)  # traced as dynamic (ONNX)
             tokens = torch.cat([cls, tokens], dim=1)
         for block in self.blocks:
             tokens = block(tokens)

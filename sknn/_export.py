@@ -22,6 +22,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from sknn._rnn import _RNNArchitecture
 from sknn._tabular import _column, _is_numeric_array
 from sknn._task import ClassificationTask
 from sknn.modules.preprocessing import InferenceModel, OutputHead, TabularPreprocess
@@ -182,7 +183,40 @@ def _example_input(estimator) -> torch.Tensor:
     if encoder is not None:
         n_columns = encoder.n_numeric + len(encoder.categorical_index)
         return torch.zeros(2, n_columns, dtype=torch.float64)
-    return torch.zeros(2, *estimator.input_shape_, dtype=estimator.net_.module_dtype())
+    dtype = estimator.net_.module_dtype()
+    if isinstance(estimator, _RNNArchitecture):
+        # Values plus the all-ones step mask of full-length sequences: the graph
+        # is traced through the unpacked path (see to_onnx).
+        channels, length = estimator.input_shape_
+        return torch.ones(2, channels + 1, length, dtype=dtype)
+    return torch.zeros(2, *estimator.input_shape_, dtype=dtype)
+
+
+class _Float32Network(torch.nn.Module):
+    """A float64 network run in float32, float64 in and out."""
+
+    def __init__(self, model: InferenceModel) -> None:
+        super().__init__()
+        self.model = model.float()
+        self.model.dtype = torch.float32  # the cast InferenceModel applies to its input
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.float()).double()
+
+
+def _runnable_in_onnxruntime(model: torch.nn.Module) -> torch.nn.Module:
+    """``model``, or a float32 copy where onnxruntime lacks float64 kernels.
+
+    onnxruntime has no float64 Conv, LSTM or GRU; sknn trains tiny inputs in
+    float64 (``dtype='auto'``), so such networks are exported in float32 behind
+    float64 casts: the graph's input and output types stay those of
+    :func:`prepare_input` and the estimator, within 1e-5 of its predictions.
+    """
+    float64 = any(p.dtype == torch.float64 for p in model.parameters())
+    lacking = (torch.nn.modules.conv._ConvNd, torch.nn.RNNBase)
+    if float64 and any(isinstance(m, lacking) for m in model.modules()):
+        return _Float32Network(model)
+    return model
 
 
 def _output_name(estimator) -> str:
@@ -203,6 +237,12 @@ def to_onnx(estimator, path=None, *, opset_version=17) -> bytes:
     standardization. Not included: reading DataFrame columns of strings,
     categories and datetimes (use :func:`prepare_input`, or the estimator's
     ``encoder_``), and mapping probabilities to labels (``classes_[argmax]``).
+
+    RNN estimators export for fixed-length sequences (the graph runs every
+    step; its input is the values plus the all-ones step mask that
+    :func:`prepare_input` appends); variable-length lists need sknn itself.
+    Convolutional and recurrent networks trained in float64 run in float32
+    inside the graph, as onnxruntime has no float64 kernels for them.
 
     Parameters
     ----------
@@ -239,7 +279,7 @@ def to_onnx(estimator, path=None, *, opset_version=17) -> bytes:
             f"got {opset_version!r}."
         )
     check_fitted_network(estimator, "to_onnx")
-    model = inference_model(estimator)
+    model = _runnable_in_onnxruntime(inference_model(estimator))
     example = _example_input(estimator)
     buffer = io.BytesIO()
     output = _output_name(estimator)

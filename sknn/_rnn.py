@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -12,8 +11,7 @@ from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegr
 from sknn._cnn import _param_entries
 from sknn._finetune import FINE_TUNING_CONSTRAINTS, FINE_TUNING_PARAMS_DOC, FineTuningMixin
 from sknn._mlp import _SHARED_ATTRIBUTES_DOC
-from sknn._sequence import SERIES_LAYOUT, SequenceInputMixin, _shape_of, sample_shape
-from sknn._text import TokenArray
+from sknn._sequence import SERIES_LAYOUT, MaskedSequenceMixin, _shape_of
 from sknn.modules.rnn import CELLS, POOLINGS, RNN
 
 INPUT_KINDS = ("auto", "series", "tokens")
@@ -34,70 +32,12 @@ _RNN_CONSTRAINTS = {
 }
 
 
-def _sequence_items(X) -> list | None:
-    """The sequences of X when it is a collection of separate arrays of different lengths.
-
-    A list, tuple or 1-D object array whose items are arrays (or lists) of
-    unequal lengths; None for anything that is one array (validate_data's job).
-    """
-    if isinstance(X, np.ndarray):
-        if X.dtype != object or X.ndim != 1:
-            return None
-    elif not isinstance(X, list | tuple):
-        return None
-    items = list(X)
-    if not items or not all(isinstance(x, np.ndarray | list | tuple) for x in items):
-        return None
-    lengths = {np.shape(x)[-1] if np.ndim(x) else None for x in items}
-    return items if len(lengths) > 1 or isinstance(X, np.ndarray) else None
-
-
-def _pad_sequences(items: list, name: str, tokens: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad sequences ``(n_channels, length_i)`` (or ``(length_i,)``) with zeros.
-
-    Returns the padded ``(n_samples, n_channels, max_length)`` array and the lengths.
-    """
-    arrays = []
-    for i, item in enumerate(items):
-        array = np.asarray(item)
-        if array.ndim == 1:
-            array = array[None, :]
-        if array.ndim != 2:
-            raise ValueError(
-                f"{name} expects each sequence as a 2-D array (n_channels, length) or a "
-                f"1-D array (length,); sequence {i} has shape {array.shape}."
-            )
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{name}: sequence {i} has dtype {array.dtype}; expected "
-                            "numbers.")
-        arrays.append(array)
-    channels = [a.shape[0] for a in arrays]
-    if len(set(channels)) > 1:
-        other = next(i for i, c in enumerate(channels) if c != channels[0])
-        raise ValueError(
-            f"{name}: every sequence needs the same number of channels; sequence 0 has "
-            f"{channels[0]}, sequence {other} has {channels[other]}."
-        )
-    lengths = np.array([a.shape[1] for a in arrays])
-    if not tokens and (lengths == 0).any():
-        raise ValueError(
-            f"{name}: sequence {int(np.argmin(lengths))} is empty (length 0); every "
-            "sequence needs at least one time step."
-        )
-    dtype = np.result_type(*{a.dtype for a in arrays})
-    padded = np.zeros((len(arrays), channels[0], max(1, lengths.max())), dtype=dtype)
-    for i, array in enumerate(arrays):
-        padded[i, :, :array.shape[1]] = array
-    return padded, lengths
-
-
-class _RNNArchitecture(SequenceInputMixin):
+class _RNNArchitecture(MaskedSequenceMixin):
     """Input handling and module factory shared by the RNN classifier and regressor.
 
-    X reaches the net as one array ``(n_samples, n_channels + 1, length)``:
-    the sequences right-padded with zeros and a last channel that is 1 on
-    valid steps (see :mod:`sknn.modules.rnn`), so variable-length data trains
-    through the same tensor minibatches as everything else.
+    X reaches the net as one array ``(n_samples, n_channels + 1, length)``
+    (:class:`~sknn._sequence.MaskedSequenceMixin`, :mod:`sknn.modules.rnn`),
+    whatever its layout: fixed-length series are masked all-valid.
     """
 
     input_shape = None  # the sequence mixin's reshaping parameter: not offered here
@@ -105,7 +45,7 @@ class _RNNArchitecture(SequenceInputMixin):
 
     def _validate_X(self, X, reset: bool):
         name = type(self).__name__
-        kind = self._input_kind(X, reset)
+        self._input_kind(X, reset)
         shape = _shape_of(X)
         if shape is not None and len(shape) > 3:
             raise ValueError(
@@ -113,92 +53,15 @@ class _RNNArchitecture(SequenceInputMixin):
                 f"or a list of (n_channels, length) arrays; got {len(shape)}-D X of "
                 f"shape {shape}."
             )
-        lengths = None
-        items = _sequence_items(X)
-        if items is not None:
-            X, lengths = _pad_sequences(items, name, tokens=kind == "tokens")
-        elif kind == "tokens" and shape is not None and len(shape) == 2:
-            X = np.asarray(X)[:, None, :]  # one channel of ids; any length
-        X = super()._validate_X(X, reset)
-        X = X.reshape(len(X), *sample_shape(X.shape, None, name))
-        if X.shape[2] == 0:
-            raise ValueError(f"{name}: sequences of length 0 cannot be read; got X of "
-                             f"shape {X.shape}.")
-        if X.shape[1] == 0:
-            raise ValueError(f"{name}: sequences need at least one channel; got X of "
-                             f"shape {X.shape}.")
-        if kind == "tokens":
-            X, lengths = self._check_tokens(X, reset)
-        elif X.dtype == np.uint8:
-            X = X.astype(np.float32) / np.float32(255)
-        elif X.dtype.kind != "f":
-            X = X.astype(np.float64)
-        steps = np.arange(X.shape[2])
-        mask = steps[None, :] < (X.shape[2] if lengths is None else lengths[:, None])
-        mask = np.broadcast_to(mask, (len(X), X.shape[2]))
-        return np.concatenate([X, mask[:, None].astype(X.dtype)], axis=1)
-
-    def _input_kind(self, X, reset: bool) -> str:
-        if not reset:
-            return self.input_kind_
-        if self.input_kind == "auto":
-            self.input_kind_ = "tokens" if isinstance(X, TokenArray) else "series"
-        else:
-            self.input_kind_ = self.input_kind
-        return self.input_kind_
-
-    def _check_tokens(self, X, reset: bool):
-        name = type(self).__name__
-        if X.shape[1] != 1:
-            raise ValueError(f"{name}: token ids come as one sequence per sample; got X "
-                             f"of shape {X.shape} ({X.shape[1]} channels).")
-        if X.dtype.kind not in "iu":
-            raise TypeError(f"{name}: token ids must be integers; got X of dtype "
-                            f"{X.dtype}.")
-        low, high = int(X.min()), int(X.max())
-        if low < 0:
-            raise ValueError(f"{name}: token ids must be non-negative (0 is padding); "
-                             f"got {low}.")
-        if not reset and high >= self.vocabulary_size_:
-            raise ValueError(
-                f"{name}: token id {high} is outside the vocabulary seen in fit (ids 0 "
-                f"to {self.vocabulary_size_ - 1}); map unknown tokens to the unknown "
-                "id (TextSequencer does)."
-            )
-        nonzero = X[:, 0] != 0
-        lengths = np.where(nonzero.any(axis=1),
-                           X.shape[2] - np.argmax(nonzero[:, ::-1], axis=1), 0)
-        return X.astype(np.float32), lengths
+        return self._masked_sequences(X, reset)
 
     def _encode_X(self, X, sample_weight, fit: bool):
-        if not fit:
-            return X
-        values, mask = X[:, :-1], X[:, -1:]
-        self.input_shape_ = (values.shape[1], values.shape[2])
-        if self.input_kind_ == "tokens":
-            self.vocabulary_size_ = max(int(values.max()) + 1, 2)
-            return X
-        # Per-channel standardization over the valid steps, with the sample weights.
-        weights = mask.astype(np.float64) * np.asarray(sample_weight)[:, None, None]
-        total = weights.sum(axis=(0, 2))
-        mean = (values * weights).sum(axis=(0, 2)) / total
-        variance = (((values - mean[None, :, None]) ** 2) * weights).sum(axis=(0, 2)) / total
-        scale = np.sqrt(variance)
-        self.input_mean_ = mean
-        self.input_scale_ = np.where(scale > 1e-12 * (1 + np.abs(mean)), scale, 1.0)
+        if fit:
+            self._fit_sequence_inputs(X, sample_weight)
         return X
 
     def _adopt_inputs(self, source, X, encoded):
-        if self.input_kind_ == "series":
-            self.input_mean_, self.input_scale_ = source.input_mean_, source.input_scale_
-        elif self.vocabulary_size_ > source.vocabulary_size_:
-            raise ValueError(
-                f"{type(self).__name__}: X holds token id {self.vocabulary_size_ - 1}, "
-                f"outside init_from's vocabulary (ids 0 to {source.vocabulary_size_ - 1}); "
-                "encode the texts with the TextSequencer init_from was trained on."
-            )
-        else:
-            self.vocabulary_size_ = source.vocabulary_size_
+        self._adopt_sequence_inputs(source)
         return encoded
 
     def _build_module(self, n_features, task):

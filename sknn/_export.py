@@ -178,6 +178,20 @@ def _is_quantized(module: torch.nn.Module) -> bool:
                for m in module.modules())
 
 
+def _check_fixed_length(estimator, function: str) -> None:
+    """Refuse Transformers whose attention is masked by the padding of each sequence."""
+    if getattr(estimator, "padding_mask_", False):
+        what = ("token ids" if estimator.input_kind_ == "tokens"
+                else "sequences of different lengths")
+        raise ValueError(
+            f"{function}: this {type(estimator).__name__} was fitted on {what}; its "
+            "attention is masked by each sequence's padding, which the exported graph "
+            "(traced at one sequence length) does not support. Export is available for "
+            "Transformers fitted on tables or fixed-length series; predict with sknn "
+            "for these."
+        )
+
+
 def _example_input(estimator) -> torch.Tensor:
     encoder = getattr(estimator, "encoder_", None)
     if encoder is not None:
@@ -241,6 +255,8 @@ def to_onnx(estimator, path=None, *, opset_version=17) -> bytes:
     RNN estimators export for fixed-length sequences (the graph runs every
     step; its input is the values plus the all-ones step mask that
     :func:`prepare_input` appends); variable-length lists need sknn itself.
+    Transformers fitted on token ids or sequences of different lengths (whose
+    attention is masked by the padding) are refused with a ValueError.
     Convolutional and recurrent networks trained in float64 run in float32
     inside the graph, as onnxruntime has no float64 kernels for them.
 
@@ -279,6 +295,7 @@ def to_onnx(estimator, path=None, *, opset_version=17) -> bytes:
             f"got {opset_version!r}."
         )
     check_fitted_network(estimator, "to_onnx")
+    _check_fixed_length(estimator, "to_onnx")
     model = _runnable_in_onnxruntime(inference_model(estimator))
     example = _example_input(estimator)
     buffer = io.BytesIO()
@@ -333,6 +350,7 @@ def to_torch_export(estimator, path=None) -> torch.export.ExportedProgram:
     torch.Size([3])
     """
     check_fitted_network(estimator, "to_torch_export")
+    _check_fixed_length(estimator, "to_torch_export")
     model = inference_model(estimator)
     example = _example_input(estimator)
     with warnings.catch_warnings(), torch.no_grad():

@@ -30,7 +30,12 @@ from sknn._tabular import TabularInputMixin
 from sknn._task import ClassificationTask
 from sknn.modules.cnn import ConvBlock, ResidualBlock
 from sknn.modules.tabular import TabularInput
-from sknn.modules.transformer import FeatureTokenizer, PatchTokenizer, TransformerBlock
+from sknn.modules.transformer import (
+    FeatureTokenizer,
+    PatchTokenizer,
+    SequenceTokenizer,
+    TransformerBlock,
+)
 
 FINE_TUNING_CONSTRAINTS = {
     "init_from": [None, BaseNeuralEstimator],
@@ -39,8 +44,8 @@ FINE_TUNING_CONSTRAINTS = {
 }
 
 # Modules that count as one layer when freezing, whatever they hold inside.
-COMPOSITE_LAYERS = (TabularInput, FeatureTokenizer, PatchTokenizer, ConvBlock,
-                    ResidualBlock, TransformerBlock)
+COMPOSITE_LAYERS = (TabularInput, FeatureTokenizer, PatchTokenizer, SequenceTokenizer,
+                    ConvBlock, ResidualBlock, TransformerBlock)
 
 FINE_TUNING_PARAMS_DOC = """
     init_from : fitted {family} estimator or None, default=None

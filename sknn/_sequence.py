@@ -229,6 +229,12 @@ def pad_sequences(items: list, name: str, tokens: bool) -> tuple[np.ndarray, np.
     return padded, lengths
 
 
+def sequence_lengths(nonzero: np.ndarray) -> np.ndarray:
+    """Steps up to the last True of each row of ``nonzero (n_samples, length)`` (0: none)."""
+    return np.where(nonzero.any(axis=1),
+                    nonzero.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0)
+
+
 class MaskedSequenceMixin(SequenceInputMixin):
     """Sequences of different lengths and token ids, padded and masked (RNN, Transformer).
 
@@ -304,10 +310,7 @@ class MaskedSequenceMixin(SequenceInputMixin):
                 f"to {self.vocabulary_size_ - 1}); map unknown tokens to the unknown "
                 "id (TextSequencer does)."
             )
-        nonzero = X[:, 0] != 0
-        lengths = np.where(nonzero.any(axis=1),
-                           X.shape[2] - np.argmax(nonzero[:, ::-1], axis=1), 0)
-        return X.astype(np.float32), lengths
+        return X.astype(np.float32), sequence_lengths(X[:, 0] != 0)
 
     def _fit_sequence_inputs(self, X, sample_weight) -> None:
         """Learn ``input_shape_`` and the vocabulary size or standardization from masked X."""

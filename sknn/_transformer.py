@@ -1,9 +1,11 @@
-"""Transformer estimators: FT-Transformer for tables, patch Transformer for series."""
+"""Transformer estimators: FT-Transformer for tables, patch Transformer for series and text."""
 
 from __future__ import annotations
 
 from numbers import Integral, Real
 
+import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
@@ -15,15 +17,27 @@ from sknn._finetune import (
     adopt_tabular_encoder,
 )
 from sknn._mlp import _SHARED_ATTRIBUTES_DOC
-from sknn._sequence import SERIES_LAYOUT, SequenceInputMixin, _shape_of, sample_shape
+from sknn._sequence import (
+    SERIES_LAYOUT,
+    MaskedSequenceMixin,
+    SequenceInputMixin,
+    _shape_of,
+    sample_shape,
+    sequence_items,
+    sequence_lengths,
+)
 from sknn._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
+from sknn._text import TokenArray
 from sknn.modules.transformer import (
     POOLINGS,
     POSITIONAL_ENCODINGS,
     FeatureTokenizer,
     PatchTokenizer,
+    SequenceTokenizer,
     Transformer,
 )
+
+INPUT_KINDS = ("auto", "table", "series", "tokens")
 
 # patch_size='auto': series are cut into at most this many tokens (attention is
 # quadratic in the number of tokens).
@@ -50,64 +64,132 @@ _TRANSFORMER_CONSTRAINTS = {
     "residual_dropout": [Interval(Real, 0, 1, closed="left")],
     "pooling": [StrOptions(set(POOLINGS))],
     "patch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-    "positional_encoding": [StrOptions(set(POSITIONAL_ENCODINGS))],
+    "positional_encoding": [StrOptions({"auto", *POSITIONAL_ENCODINGS})],
+    "max_tokens": [Interval(Integral, 1, None, closed="left")],
     "input_shape": [None, tuple, list],
+    "input_kind": [StrOptions(set(INPUT_KINDS))],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     **TABULAR_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
 }
 
 
-class _TransformerArchitecture(TabularInputMixin, SequenceInputMixin):
+def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
+    """Masked sequences cut after the last step that is valid in any of them."""
+    return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
+
+
+class _TransformerArchitecture(TabularInputMixin, MaskedSequenceMixin):
     """Input handling and module factory shared by the Transformer estimators.
 
-    2-D X (arrays, sparse matrices, DataFrames) is a table and goes through the
-    tabular layer (:class:`~sknn._tabular.TabularInputMixin`); 3-D X, or 2-D X
-    with ``input_shape=(n_timepoints,)``, is a series and goes through the
-    sequence layer (:class:`~sknn._sequence.SequenceInputMixin`). The kind
-    seen in ``fit`` is kept in ``input_kind_``.
+    Tables (2-D X: arrays, sparse matrices, DataFrames) go through the tabular
+    layer (:class:`~sknn._tabular.TabularInputMixin`); fixed-length series
+    (3-D X, or 2-D X with ``input_shape=(n_timepoints,)``) through the
+    sequence layer (:class:`~sknn._sequence.SequenceInputMixin`) as they are;
+    token ids and lists of sequences of different lengths are padded and
+    masked (:class:`~sknn._sequence.MaskedSequenceMixin`, as for the RNN:
+    ``padding_mask_`` is True). The kind seen in ``fit`` is kept in
+    ``input_kind_``.
     """
 
     _family = "Transformer"
 
+    def _auto_input_kind(self, X) -> str:
+        if isinstance(X, TokenArray):
+            return "tokens"
+        shape = _shape_of(X)
+        if (sequence_items(X) is not None or self.input_shape is not None
+                or (shape is not None and len(shape) >= 3)):
+            return "series"
+        return "table"
+
+    def _masked(self) -> bool:
+        return getattr(self, "padding_mask_", False)
+
+    def _validate_X(self, X, reset: bool):
+        kind = self._input_kind(X, reset)
+        if kind == "table":
+            return TabularInputMixin._validate_X(self, X, reset)
+        name = type(self).__name__
+        ragged = sequence_items(X) is not None
+        if reset:
+            self.padding_mask_ = kind == "tokens" or ragged
+        elif ragged and not self.padding_mask_:
+            raise ValueError(
+                f"{name} was fitted on fixed-length series (one array of shape "
+                f"{(len(X), *self.input_shape_)} or the like); got a list of sequences of "
+                "different lengths. Fit on a list of sequences (then the padding is "
+                "masked) to predict on them, or pad them to one length yourself."
+            )
+        if self.padding_mask_:
+            if self.input_shape is not None:
+                raise ValueError(
+                    f"{name}: input_shape={tuple(self.input_shape)} reads 2-D X as "
+                    f"fixed-length series; it does not apply to "
+                    f"{'token ids' if kind == 'tokens' else 'sequences of different lengths'}"
+                    ". Leave input_shape=None."
+                )
+            return _without_trailing_padding(self._masked_sequences(X, reset))
+        self._check_series_shape(X)
+        return SequenceInputMixin._validate_X(self, X, reset)
+
+    def _check_series_shape(self, X) -> None:
+        """Refuse images and anything else that is not series or a table."""
+        name = type(self).__name__
+        shape = _shape_of(X)
+        if shape is None or len(shape) < 2:
+            return
+        per_sample = (sample_shape(shape, self.input_shape, name)
+                      if len(shape) <= 4 else None)
+        if per_sample is None or len(per_sample) != 2:
+            raise ValueError(
+                f"{name} reads tables (2-D X) and time series {SERIES_LAYOUT}; got "
+                f"X of shape {shape}"
+                + ("" if per_sample is None else f", read as images of shape {per_sample}")
+                + ". Give series as 3-D X or 2-D X with input_shape=(n_timepoints,); "
+                "for images use CNNClassifier or CNNRegressor."
+            )
+
+    def _encode_X(self, X, sample_weight, fit: bool):
+        if self.input_kind_ == "table":
+            return TabularInputMixin._encode_X(self, X, sample_weight, fit)
+        if self._masked():
+            if fit:
+                self._fit_sequence_inputs(X, sample_weight)
+            lengths = sequence_lengths(X[:, -1] != 0)
+        else:
+            X = SequenceInputMixin._encode_X(self, X, sample_weight, fit)
+            lengths = np.full(len(X), X.shape[-1])
+        self._check_length(lengths, fit)
+        return X
+
     def _adopt_inputs(self, source, X, encoded):
         if self.input_kind_ == "table":
             return adopt_tabular_encoder(self, source, X)
+        source_masked = getattr(source, "padding_mask_", False)
+        if self._masked() != source_masked:
+            words = {True: "sequences of different lengths or token ids (padding masks)",
+                     False: "fixed-length series"}
+            raise ValueError(
+                f"{type(self).__name__}: init_from was fitted on {words[source_masked]}; "
+                f"got {words[self._masked()]}. Fine-tuning needs the same kind of input."
+            )
+        if self._masked():
+            self._adopt_sequence_inputs(source)
+            self._check_positions(self.input_shape_[1], source.net_.module_.tokenizer)
         return encoded
 
-    def _reads_series(self, X, reset: bool) -> bool:
-        if not reset:
-            return self.input_kind_ == "series"
-        shape = _shape_of(X)
-        return self.input_shape is not None or (shape is not None and len(shape) >= 3)
+    def _sequence_geometry(self) -> tuple[int, int]:
+        """``(patch_size, n_timepoints)`` of the series tokenizer.
 
-    def _validate_X(self, X, reset: bool):
-        if not self._reads_series(X, reset):
-            return TabularInputMixin._validate_X(self, X, reset)
-        name = type(self).__name__
-        shape = _shape_of(X)
-        if shape is not None and len(shape) >= 2:
-            per_sample = (sample_shape(shape, self.input_shape, name)
-                          if len(shape) <= 4 else None)
-            if per_sample is None or len(per_sample) != 2:
-                raise ValueError(
-                    f"{name} reads tables (2-D X) and time series {SERIES_LAYOUT}; got "
-                    f"X of shape {shape}"
-                    + ("" if per_sample is None else f", read as images of shape {per_sample}")
-                    + ". Give series as 3-D X or 2-D X with input_shape=(n_timepoints,); "
-                    "for images use CNNClassifier or CNNRegressor."
-                )
-        return SequenceInputMixin._validate_X(self, X, reset)
-
-    def _encode_X(self, X, sample_weight, fit: bool):
-        if fit:
-            self.input_kind_ = "series" if self._reads_series(X, reset=True) else "table"
-        if self.input_kind_ == "series":
-            X = SequenceInputMixin._encode_X(self, X, sample_weight, fit)
-            if not fit:
-                self._check_positions(X.shape[-1])
-            return X
-        return TabularInputMixin._encode_X(self, X, sample_weight, fit)
+        Fine-tuning on masked sequences keeps init_from's patches and positions
+        (its training length), whatever the length of the new data.
+        """
+        source = self.init_from
+        if source is not None and self._masked() and getattr(source, "padding_mask_", False):
+            return source.net_.module_.tokenizer.patch_size, source.input_shape_[1]
+        n_timepoints = self.input_shape_[1]
+        return self._patch_size(n_timepoints), n_timepoints
 
     def _build_module(self, n_features, task):
         name = type(self).__name__
@@ -116,17 +198,27 @@ class _TransformerArchitecture(TabularInputMixin, SequenceInputMixin):
                 f"{name}: n_heads must divide d_token; got d_token={self.d_token} and "
                 f"n_heads={self.n_heads}."
             )
-        if self.input_kind_ == "series":
-            n_channels, n_timepoints = self.input_shape_
-            tokenizer = PatchTokenizer(n_channels, n_timepoints, self.d_token,
-                                       self._patch_size(n_timepoints),
-                                       self.positional_encoding)
-        else:
+        if self.input_kind_ == "table":
             encoder = self.encoder_
             tokenizer = FeatureTokenizer(
                 encoder.n_numeric, encoder.n_indicators, encoder.cardinalities,
                 self.d_token, self._numeric_embedding_layer(self.d_token),
             )
+        elif self._masked():
+            tokens = self.input_kind_ == "tokens"
+            patch_size, n_timepoints = self._sequence_geometry()
+            tokenizer = SequenceTokenizer(
+                self.input_shape_[0], n_timepoints, self.d_token, patch_size,
+                self._positional_encoding(),
+                vocabulary_size=self.vocabulary_size_ if tokens else None,
+                input_mean=None if tokens else torch.as_tensor(self.input_mean_),
+                input_scale=None if tokens else torch.as_tensor(self.input_scale_),
+            )
+        else:
+            n_channels, n_timepoints = self.input_shape_
+            tokenizer = PatchTokenizer(n_channels, n_timepoints, self.d_token,
+                                       self._patch_size(n_timepoints),
+                                       self._positional_encoding())
         return Transformer(
             tokenizer, self.d_token, task.n_outputs, n_blocks=self.n_blocks,
             n_heads=self.n_heads,
@@ -135,17 +227,55 @@ class _TransformerArchitecture(TabularInputMixin, SequenceInputMixin):
             residual_dropout=self.residual_dropout, pooling=self.pooling,
         )
 
-    def _check_positions(self, n_timepoints: int) -> None:
-        """Refuse series with more patches than the learned positional encodings."""
-        tokenizer = self.net_.module_.tokenizer
-        n_tokens = -(-n_timepoints // tokenizer.patch_size)
-        if tokenizer.positions is not None and n_tokens > tokenizer.n_positions:
+    def _positional_encoding(self) -> str:
+        """'auto' resolved: sequences of different lengths and texts may be longer at
+        predict than any training one, which learned positions cannot take."""
+        if self.positional_encoding != "auto":
+            return self.positional_encoding
+        return "sinusoidal" if self._masked() else "learned"
+
+    def _check_length(self, lengths: np.ndarray, fit: bool) -> None:
+        """Refuse sequences that make more than ``max_tokens`` tokens, or beyond the
+        learned positions at predict."""
+        longest = int(np.argmax(lengths))
+        n_steps = int(lengths[longest])
+        patch_size = (self._sequence_geometry()[0] if fit
+                      else self.net_.module_.tokenizer.patch_size)
+        n_tokens = -(-n_steps // patch_size)
+        if n_tokens > self.max_tokens:
+            texts = " (texts: TextSequencer(max_length=...))" if (
+                self.input_kind_ == "tokens") else ""
             raise ValueError(
-                f"{type(self).__name__} was fitted on series of {self.input_shape_[1]} "
+                f"{type(self).__name__}: sample {longest} has {n_steps} steps, which make "
+                f"{n_tokens} tokens of patch_size={patch_size}, more than max_tokens="
+                f"{self.max_tokens} (attention costs grow with the square of the number "
+                f"of tokens). Use a larger patch_size (at least "
+                f"{-(-n_steps // self.max_tokens)}), cut the sequences{texts}, or raise "
+                "max_tokens."
+            )
+        if not fit:
+            self._check_positions(n_steps, self.net_.module_.tokenizer)
+
+    def _check_positions(self, n_timepoints: int, tokenizer) -> None:
+        """Refuse series with more patches than ``tokenizer``'s learned positional encodings."""
+        n_tokens = -(-int(n_timepoints) // tokenizer.patch_size)
+        if tokenizer.positions is None or n_tokens <= tokenizer.n_positions:
+            return
+        name = type(self).__name__
+        if not self._masked():
+            raise ValueError(
+                f"{name} was fitted on series of {self.input_shape_[1]} "
                 f"time steps ({tokenizer.n_positions} tokens); got {n_timepoints} time "
                 f"steps ({n_tokens} tokens), more than its learned positions. Use "
                 "positional_encoding='sinusoidal' to predict on longer series."
             )
+        raise ValueError(
+            f"{name}: a sequence of {n_timepoints} steps makes {n_tokens} tokens of "
+            f"patch_size={tokenizer.patch_size}, more than the {tokenizer.n_positions} "
+            "learned positions (from the longest training sequence). Use "
+            "positional_encoding='sinusoidal' to take longer sequences, or cut them"
+            + (" (TextSequencer(max_length=...))." if self.input_kind_ == "tokens" else ".")
+        )
 
     def _patience(self, validation: bool) -> int:
         if self.n_iter_no_change == "auto" and not validation:
@@ -166,6 +296,7 @@ class _TransformerArchitecture(TabularInputMixin, SequenceInputMixin):
         return self.max_iter
 
     def _patch_size(self, n_timepoints: int) -> int:
+        """``patch_size``, 'auto' resolved for training sequences of ``n_timepoints`` steps."""
         if self.patch_size == "auto":
             return -(-n_timepoints // AUTO_MAX_PATCHES)
         return self.patch_size
@@ -200,18 +331,39 @@ _ARCHITECTURE_DOC = """
         What the head reads: a learned [CLS] token (the last block computes it
         alone) or the mean of the output tokens.
     patch_size : int or 'auto', default='auto'
-        Series only: time steps per token, projected linearly (all channels
-        together). 'auto': 1 for series up to 64 steps, else
-        ``ceil(n_timepoints / 64)``, so that there are at most 64 tokens.
-    positional_encoding : {'learned', 'sinusoidal'}, default='learned'
-        Series only: learned position vectors (predict then takes series up to
-        the training length) or fixed sinusoids (any length). Tables need
-        none: each column has its own tokenizer weights.
+        Series and token ids: steps per token, projected linearly (all
+        channels, or the ``d_token``-wide embeddings of the ids, together).
+        'auto': 1 for training sequences up to 64 steps, else
+        ``ceil(length / 64)`` for the longest, so that there are at most 64
+        tokens.
+    positional_encoding : {'auto', 'learned', 'sinusoidal'}, default='auto'
+        Series and token ids: learned position vectors (predict then takes
+        sequences up to the longest training one) or fixed sinusoids (any
+        length). 'auto': learned for fixed-length series, sinusoidal for
+        sequences of different lengths and token ids, whose lengths at
+        predict are not bounded by the training ones (as accurate on a toy
+        text task: 0.86 against 0.77 held-out accuracy). Tables need none:
+        each column has its own tokenizer weights.
+    max_tokens : int, default=512
+        Series and token ids: the most tokens (patches) a sample may make.
+        ``fit`` and ``predict`` refuse longer sequences with an error that
+        says how to shorten them, rather than run out of memory (attention
+        costs grow with the square of the number of tokens).
     input_shape : tuple of int or None, default=None
         None reads 2-D X as a table and 3-D X as time series
         ``(n_samples, n_channels, n_timepoints)``. ``(n_timepoints,)`` reads
         2-D X as one-channel series (the ``input_shape`` of CNNClassifier;
-        images are not supported)."""
+        images are not supported).
+    input_kind : {'auto', 'table', 'series', 'tokens'}, default='auto'
+        How X is read. 'table': columns, through the tabular layer. 'series':
+        numeric sequences; fixed-length ones as they are, lists of sequences
+        of different lengths standardized per channel (over the valid steps,
+        with the sample weights) and masked. 'tokens': non-negative integer
+        token ids, 0 being padding, read through a learned embedding sized
+        from the largest id seen in ``fit``. 'auto': tokens for the output of
+        :class:`sknn.text.TextSequencer` (a :class:`sknn.text.TokenArray`),
+        series for lists of sequences, 3-D X or a given ``input_shape``, a
+        table otherwise."""
 
 _TABULAR_DOC = """
     categorical_features : 'from_dtype', array-like, bool mask or None, default='from_dtype'
@@ -261,44 +413,76 @@ _TRAINING_DOC = """
 _RUN_DOC = _param_entries([
     "random_state", "device", "n_threads", "verbose", "warm_start",
 ]) + FINE_TUNING_PARAMS_DOC.format(
-    family="Transformer", layout="the same columns (matched by position), or series of "
-    "as many channels and the same length",
+    family="Transformer", layout="the same columns (matched by position), series of "
+    "as many channels and the same length, or token ids",
     inputs="""Its fitted column scaling, categories and numeric-embedding
-        bins are reused as they are (tables).""") + _param_entries(
+        bins (tables), per-channel standardization, patches and positions
+        (sequences of different lengths) or vocabulary size (token ids) are
+        reused as they are.""") + _param_entries(
     ["callbacks", "dtype"])
 
 _DATA_DOC = """
-    Tables (2-D X: arrays, sparse matrices, pandas or polars DataFrames with
-    categorical, string, boolean and datetime columns and missing values) go
-    through the same tabular layer as MLPClassifier; each column becomes a
-    token (FT-Transformer, Gorishniy et al. 2021): numbers by a learned
-    per-feature linear map, categories by embeddings. Time series
-    ``(n_samples, n_channels, n_timepoints)`` (the layout of CNNClassifier)
-    become one token per patch of time steps with positional encodings. A
-    learned [CLS] token is added, pre-norm Transformer blocks with ReGLU
+    X is one of (see ``input_kind``):
+
+    - a table: 2-D X (arrays, sparse matrices, pandas or polars DataFrames
+      with categorical, string, boolean and datetime columns and missing
+      values), through the same tabular layer as MLPClassifier; each column
+      becomes a token (FT-Transformer, Gorishniy et al. 2021): numbers by a
+      learned per-feature linear map, categories by embeddings;
+    - series ``(n_samples, n_channels, n_timepoints)`` (the layout of
+      CNNClassifier), or 2-D with ``input_shape=(n_timepoints,)``: one token
+      per patch of ``patch_size`` time steps, with positional encodings;
+    - sequences of different lengths: a list (or 1-D object array) of 2-D
+      arrays ``(n_channels, length_i)`` (1-D arrays are one channel), as for
+      RNNClassifier. They are standardized per channel, right-padded with
+      zeros and patched; padding patches are masked out of attention and
+      pooling, so they never change a prediction, and nothing is truncated;
+    - integer token ids, e.g. :class:`sknn.text.TextSequencer`'s output
+      (``make_pipeline(TextSequencer(), TransformerClassifier())`` trains on
+      a list of strings): 2-D ``(n_samples, length)`` right-padded with 0, or
+      a list of 1-D id arrays. Each id is embedded (width ``d_token``) and
+      runs of ``patch_size`` ids become one token, so long documents make a
+      bounded number of tokens. A document without tokens is read as one
+      padding patch.
+
+    A learned [CLS] token is added, pre-norm Transformer blocks with ReGLU
     feed-forward networks run over the tokens, and a head reads the [CLS]
-    token. Attention is :func:`torch.nn.functional.scaled_dot_product_attention`.
-    Sequences of different lengths and token ids (text) are not supported
-    yet (RNNClassifier takes them).
+    token (or the mean of the valid tokens). Attention is
+    :func:`torch.nn.functional.scaled_dot_product_attention`.
 
     Attention costs grow with the square of the number of tokens (columns or
-    patches): for wide tables (hundreds of columns) use MLPClassifier."""
+    patches): for wide tables (hundreds of columns) use MLPClassifier;
+    sequences that would make more than ``max_tokens`` tokens are refused.
+    Predict takes the kind of X seen in ``fit``; models fitted on lists of
+    sequences or token ids take any length up to the learned positions.
+    Empty sequences, NaN and infinite values, mixed channel counts, negative
+    ids and ids beyond the fitted vocabulary are refused with errors that say
+    which."""
 
 _TRANSFORMER_ATTRIBUTES_DOC = """
-    input_kind_ : {'table', 'series'}
+    input_kind_ : {'table', 'series', 'tokens'}
         How X was read in ``fit``.
+    padding_mask_ : bool
+        Whether the network reads padded sequences with a validity channel
+        (token ids, and series given as sequences of different lengths).
     encoder_ : TabularEncoder
         The fitted tabular layer (tables only).
     input_shape_ : tuple of int
-        ``(n_channels, n_timepoints)`` of a sample (series only).""" + (
+        ``(n_channels, n_timepoints)`` of a sample (series and token ids; for
+        sequences of different lengths, the longest).
+    vocabulary_size_ : int
+        Token ids only: the largest id seen in ``fit`` plus one.
+    input_mean_, input_scale_ : ndarray of shape (n_channels,)
+        Sequences of different lengths only: the per-channel standardization.""" + (
     _SHARED_ATTRIBUTES_DOC.replace(
         "Number of features seen in ``fit``.",
-        "``X.shape[1]`` in ``fit`` (columns of a table, channels of 3-D series).",
+        "``X.shape[1]`` in ``fit`` (columns of a table, channels of series, 1 for "
+        "token ids).",
     ))
 
 
 class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeuralClassifier):
-    __doc__ = f"""Transformer classifier for tables (FT-Transformer) and time series.
+    __doc__ = f"""Transformer classifier for tables (FT-Transformer), time series and text.
 {_DATA_DOC}
 
     Parameters
@@ -334,6 +518,16 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
     (2, 3)
     >>> bool(clf.score(X, y) > 0.9)
     True
+
+    Raw text, through :class:`sknn.text.TextSequencer`:
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sknn.text import TextSequencer
+    >>> texts, labels = ["good fun", "bad plot", "great fun", "dull, bad"] * 5, [1, 0, 1, 0] * 5
+    >>> pipe = make_pipeline(TextSequencer(), TransformerClassifier(
+    ...     d_token=16, n_blocks=1, max_iter=5, random_state=0))
+    >>> pipe.fit(texts, labels).predict(["fun fun"]).shape
+    (1,)
     """
 
     _parameter_constraints: dict = {
@@ -352,8 +546,10 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         residual_dropout=0.0,
         pooling="cls",
         patch_size="auto",
-        positional_encoding="learned",
+        positional_encoding="auto",
+        max_tokens=512,
         input_shape=None,
+        input_kind="auto",
         categorical_features="from_dtype",
         numeric_transform="quantile",
         numeric_embedding=None,
@@ -389,7 +585,9 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         self.pooling = pooling
         self.patch_size = patch_size
         self.positional_encoding = positional_encoding
+        self.max_tokens = max_tokens
         self.input_shape = input_shape
+        self.input_kind = input_kind
         self.categorical_features = categorical_features
         self.numeric_transform = numeric_transform
         self.numeric_embedding = numeric_embedding
@@ -417,7 +615,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
 
 
 class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeuralRegressor):
-    __doc__ = f"""Transformer regressor for tables (FT-Transformer) and time series.
+    __doc__ = f"""Transformer regressor for tables (FT-Transformer), time series and text.
 {_DATA_DOC}
 
     Targets are standardized inside and mapped back.
@@ -447,6 +645,17 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
     ...                            random_state=0).fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
+
+    Sequences of different lengths (here their mean):
+
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = [rng.randn(1, n) for n in rng.randint(5, 40, size=60)]
+    >>> y = [x.mean() for x in X]
+    >>> reg = TransformerRegressor(d_token=16, n_blocks=1, max_iter=5,
+    ...                            random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
     """
 
     _parameter_constraints: dict = {
@@ -465,8 +674,10 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         residual_dropout=0.0,
         pooling="cls",
         patch_size="auto",
-        positional_encoding="learned",
+        positional_encoding="auto",
+        max_tokens=512,
         input_shape=None,
+        input_kind="auto",
         categorical_features="from_dtype",
         numeric_transform="quantile",
         numeric_embedding=None,
@@ -501,7 +712,9 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         self.pooling = pooling
         self.patch_size = patch_size
         self.positional_encoding = positional_encoding
+        self.max_tokens = max_tokens
         self.input_shape = input_shape
+        self.input_kind = input_kind
         self.categorical_features = categorical_features
         self.numeric_transform = numeric_transform
         self.numeric_embedding = numeric_embedding

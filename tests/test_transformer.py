@@ -1,20 +1,25 @@
 """TransformerClassifier/TransformerRegressor: tables through the tabular layer, series,
-training control, persistence, integration and pinned errors."""
+sequences of different lengths and token ids, training control, persistence, integration
+and pinned errors."""
 
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from helpers import restored_epoch
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
+import sknn
 from sknn import MLPClassifier, TransformerClassifier, TransformerRegressor
 from sknn.modules import FeatureTokenizer, PatchTokenizer, Transformer, TransformerBlock
+from sknn.text import TextSequencer, TokenArray
 
 FAST = {"d_token": 8, "n_blocks": 1, "n_heads": 2, "max_iter": 3, "batch_size": 32,
         "learning_rate_init": 1e-2, "device": "cpu", "n_threads": 1, "random_state": 0}
@@ -240,3 +245,269 @@ def test_table_model_refuses_series_and_series_model_other_channels(frame, serie
     with pytest.raises(ValueError, match=r"TransformerClassifier was fitted on series of 2 "
                        r"channels \(samples of shape \(2, 20\)\); got X of shape \(3, 1, 20\)"):
         clf.predict(Xs[:3, :1])
+
+
+# -- sequences of different lengths and token ids ------------------------------------------
+WORDS = {1: ["good", "great", "fine"], 0: ["bad", "awful", "dull"]}
+
+
+def _documents(n, seed):
+    """Documents of 4-60 filler words with two words of their class inserted."""
+    rng = np.random.RandomState(seed)
+    filler = [f"w{i}" for i in range(40)]
+    texts, labels = [], np.arange(n) % 2
+    for label in labels:
+        words = list(rng.choice(filler, rng.randint(4, 60)))
+        for word in rng.choice(WORDS[label], 2):
+            words.insert(rng.randint(len(words) + 1), word)
+        texts.append(" ".join(words))
+    return texts, labels
+
+
+def _ragged(n=80, channels=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = [rng.randn(channels, k) + rng.choice([-1, 1]) for k in rng.randint(3, 40, size=n)]
+    y = np.array([int(x[0].mean() > 0) for x in X])
+    return X, y
+
+
+def test_sequence_tokenizer_patches_and_masks():
+    from sknn.modules import SequenceTokenizer, with_mask
+    tokenizer = SequenceTokenizer(1, 12, d_token=4, patch_size=4, vocabulary_size=20)
+    ids = torch.tensor([[[3.0, 5, 7, 2, 9, 0, 0, 0, 0]], [[0.0] * 9]])
+    tokens, valid = tokenizer(with_mask(ids, torch.tensor([5, 0])))
+    assert tokens.shape == (2, 3, 4)
+    # a patch is valid if any step is; an empty document is read as its first patch
+    assert valid.tolist() == [[True, True, False], [True, False, False]]
+    means = tokenizer._mean_embeddings(ids[:, 0], with_mask(ids, torch.tensor([5, 0]))[:, -1:])
+    expected = tokenizer.embedding.weight[[3, 5, 7, 2]].mean(dim=0)
+    torch.testing.assert_close(means[0, :, 0], expected)
+    torch.testing.assert_close(means[0, :, 1], tokenizer.embedding.weight[9])
+    assert tokenizer.n_positions == 3
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+@pytest.mark.parametrize("vocabulary_size", [None, 30], ids=["series", "tokens"])
+def test_padding_never_changes_a_prediction(pooling, vocabulary_size):
+    from sknn.modules import SequenceTokenizer, with_mask
+    torch.manual_seed(0)
+    channels = 1 if vocabulary_size else 2
+    tokenizer = SequenceTokenizer(channels, 20, 16, patch_size=3,
+                                  vocabulary_size=vocabulary_size)
+    net = Transformer(tokenizer, 16, 2, n_blocks=2, n_heads=4, pooling=pooling).eval()
+    x = torch.randint(1, 30, (1, channels, 7)).float()
+    alone = net(with_mask(x))
+    padded = torch.cat([x, torch.full((1, channels, 10), 0.0)], dim=2)
+    batch = torch.cat([padded, torch.randint(1, 30, (1, channels, 17)).float()])
+    torch.testing.assert_close(net(with_mask(batch, torch.tensor([7, 17])))[:1], alone,
+                               atol=1e-5, rtol=0)
+
+
+def test_text_pipeline_learns_held_out_documents():
+    texts, labels = _documents(160, seed=0)
+    test_texts, test_labels = _documents(60, seed=1)
+    pipe = make_pipeline(TextSequencer(), _make(d_token=16, max_iter=30, patch_size=4))
+    pipe.fit(texts, labels)
+    clf = pipe[-1]
+    assert clf.input_kind_ == "tokens" and clf.padding_mask_
+    assert clf.vocabulary_size_ == pipe[0].n_tokens_
+    assert isinstance(clf.net_.module_.tokenizer.embedding, torch.nn.Embedding)
+    assert pipe.score(test_texts, test_labels) > 0.9
+
+
+def test_token_predictions_ignore_padding_and_batch_mates():
+    texts, labels = _documents(40, seed=0)
+    pipe = make_pipeline(TextSequencer(), _make(patch_size=3, pooling="mean")).fit(texts,
+                                                                                   labels)
+    ids = pipe[0].transform(texts)
+    proba = pipe[-1].predict_proba(ids)
+    shortest = int(np.argmin((ids != 0).sum(axis=1)))
+    alone = pipe.predict_proba([texts[shortest]])
+    np.testing.assert_allclose(alone, proba[shortest:shortest + 1], atol=1e-5)
+    longer = np.pad(ids, ((0, 0), (0, 7))).view(TokenArray)  # more padding: same answers
+    np.testing.assert_allclose(pipe[-1].predict_proba(longer), proba, atol=1e-5)
+
+
+def test_variable_length_series_learn_and_ignore_padding():
+    X, y = _ragged()
+    X_test, y_test = _ragged(seed=1)
+    clf = _make(max_iter=15, patch_size=4).fit(X, y)
+    assert clf.input_kind_ == "series" and clf.padding_mask_
+    assert clf.input_shape_ == (2, max(x.shape[1] for x in X))
+    values = np.concatenate(X, axis=1)
+    np.testing.assert_allclose(clf.input_mean_, values.mean(axis=1))
+    np.testing.assert_allclose(clf.input_scale_, values.std(axis=1))
+    assert clf.score(X_test, y_test) > 0.9
+    proba = clf.predict_proba(X)
+    for i in (0, 3):
+        np.testing.assert_allclose(clf.predict_proba([X[i]]), proba[i:i + 1], atol=1e-5)
+    # fixed-length 3-D X reads as sequences without padding
+    same = np.stack([x[:, :3] for x in X[:5]])
+    np.testing.assert_allclose(clf.predict_proba(same),
+                               clf.predict_proba([x[:, :3] for x in X[:5]]), atol=1e-5)
+    reg = _make(TransformerRegressor, pooling="mean").fit(X, [x.mean() for x in X])
+    assert reg.predict(X[:4]).shape == (4,)
+
+
+def test_fixed_length_series_keep_their_unmasked_path(series):
+    X, y = series
+    clf = _make(patch_size=4).fit(X, y)
+    assert not clf.padding_mask_
+    assert isinstance(clf.net_.module_.tokenizer, PatchTokenizer)
+    as_list = _make(patch_size=4).fit(list(X), y)  # one length: one array
+    np.testing.assert_array_equal(as_list.predict_proba(X), clf.predict_proba(X))
+
+
+def test_input_kind_parameter():
+    X = np.random.RandomState(0).randint(1, 9, size=(20, 6))
+    y = np.arange(20) % 2
+    assert _make().fit(X, y).input_kind_ == "table"
+    tokens = _make(input_kind="tokens").fit(X, y)
+    assert tokens.input_kind_ == "tokens" and tokens.n_features_in_ == 1
+    assert tokens.predict([[3, 4], [5, 0]]).shape == (2,)  # other lengths at predict
+    series = _make(input_kind="series").fit(X, y)
+    assert series.input_kind_ == "series" and series.input_shape_ == (1, 6)
+    with pytest.raises(InvalidParameterError, match="'input_kind' parameter"):
+        _make(input_kind="text").fit(X, y)
+
+
+def test_training_options_on_token_ids(tmp_path):
+    texts, labels = _documents(48, seed=0)
+    ids = TextSequencer().fit(texts).transform(texts)
+    base = _make().fit(ids, labels).predict_proba(ids)
+    weighted = _make().fit(ids, labels, sample_weight=np.where(labels, 4.0, 1.0))
+    assert not np.allclose(weighted.predict_proba(ids), base)
+    stopped = _make(early_stopping=True, max_iter=60, n_iter_no_change=2).fit(ids, labels)
+    assert len(stopped.validation_scores_) == stopped.n_iter_ < 60
+    warm = _make(warm_start=True).fit(ids, labels).fit(ids, labels)
+    assert warm.n_iter_ == 2 * FAST["max_iter"]
+    incremental = _make().partial_fit(ids, labels, classes=[0, 1]).partial_fit(ids, labels)
+    assert incremental.n_iter_ == 2
+    restored = pickle.loads(pickle.dumps(warm))
+    np.testing.assert_array_equal(restored.predict_proba(ids), warm.predict_proba(ids))
+    sknn.save(warm, tmp_path / "model.sknn")
+    loaded = sknn.load(tmp_path / "model.sknn")
+    assert loaded.padding_mask_ and loaded.vocabulary_size_ == warm.vocabulary_size_
+    np.testing.assert_array_equal(loaded.predict_proba(ids), warm.predict_proba(ids))
+    assert clone(warm).get_params() == warm.get_params()
+
+
+def test_text_pipeline_grid_search():
+    texts, labels = _documents(40, seed=0)
+    pipe = make_pipeline(TextSequencer(), _make())
+    search = GridSearchCV(pipe, {"transformerclassifier__pooling": ["cls", "mean"]}, cv=2)
+    search.fit(texts, labels)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.predict(["a good film", ""]).shape == (2,)
+
+
+def test_fine_tuning_on_token_ids():
+    texts, labels = _documents(40, seed=0)
+    sequencer = TextSequencer().fit(texts)
+    ids = sequencer.transform(texts)
+    source = _make(patch_size=3, positional_encoding="learned").fit(ids, labels)
+    short = sequencer.transform(texts[:8])[:, :10].view(TokenArray)
+    tuned = _make(patch_size=3, positional_encoding="learned",
+                  init_from=source).fit(short, labels[:8])
+    assert tuned.vocabulary_size_ == source.vocabulary_size_
+    assert tuned.net_.module_.tokenizer.n_positions == source.net_.module_.tokenizer.n_positions
+    series_model = _make().fit(*_ragged(n=20))
+    with pytest.raises(ValueError, match=r"init_from was fitted on sequences of different "
+                       r"lengths or token ids \(padding masks\); got fixed-length series"):
+        _make(init_from=series_model).fit(np.zeros((4, 2, 5)), [0, 1, 0, 1])
+
+
+# -- pinned errors: sequences and token ids ---------------------------------------------
+def test_max_tokens_refuses_long_sequences_at_fit_and_predict():
+    ids = np.random.RandomState(0).randint(1, 50, size=(6, 300)).view(TokenArray)
+    y = np.arange(6) % 2
+    with pytest.raises(ValueError, match=re.escape(
+            "TransformerClassifier: sample 0 has 300 steps, which make 300 tokens of "
+            "patch_size=1, more than max_tokens=256 (attention costs grow with the square "
+            "of the number of tokens). Use a larger patch_size (at least 2), cut the "
+            "sequences (texts: TextSequencer(max_length=...)), or raise max_tokens.")):
+        _make(patch_size=1, max_tokens=256).fit(ids, y)
+    clf = _make(patch_size=1, max_tokens=256).fit(ids[:, :200], y)
+    longer = np.zeros((2, 400), dtype=np.int64)
+    longer[1, :] = 3
+    with pytest.raises(ValueError, match=r"TransformerClassifier: sample 1 has 400 steps, "
+                       r"which make 400 tokens of patch_size=1, more than max_tokens=256"):
+        clf.predict(longer)
+    series = np.zeros((4, 1, 600))
+    with pytest.raises(ValueError, match=r"TransformerRegressor: sample 0 has 600 steps, "
+                       r"which make 600 tokens of patch_size=1, more than max_tokens=512.*"
+                       r"cut the sequences, or raise max_tokens\.$"):
+        _make(TransformerRegressor, patch_size=1).fit(series, np.arange(4.0))
+    with pytest.raises(InvalidParameterError, match="'max_tokens' parameter"):
+        _make(max_tokens=0).fit(ids, y)
+
+
+def test_learned_positions_refuse_longer_sequences():
+    X, y = _ragged(n=20)
+    clf = _make(patch_size=4, positional_encoding="learned").fit(X, y)
+    longest = clf.input_shape_[1]
+    n_tokens = -(-(longest + 8) // 4)
+    with pytest.raises(ValueError, match=re.escape(
+            f"TransformerClassifier: a sequence of {longest + 8} steps makes {n_tokens} "
+            f"tokens of patch_size=4, more than the {-(-longest // 4)} learned positions "
+            "(from the longest training sequence). Use positional_encoding='sinusoidal' "
+            "to take longer sequences, or cut them.")):
+        clf.predict([np.ones((2, longest + 8)), np.ones((2, 3))])
+    sinusoidal = _make(patch_size=4).fit(X, y)  # 'auto': sinusoidal for these
+    assert sinusoidal.net_.module_.tokenizer.positions is None
+    assert sinusoidal.predict([np.ones((2, longest + 8))]).shape == (1,)
+    ids = TokenArray.__new__(TokenArray, (2, 3), dtype=np.int64)
+    ids[:] = [[2, 3, 4], [5, 0, 0]]
+    tokens = _make(input_kind="tokens", positional_encoding="learned").fit(ids, [0, 1])
+    with pytest.raises(ValueError, match=r"more than the 3 learned positions .* or cut them "
+                       r"\(TextSequencer\(max_length=\.\.\.\)\)\."):
+        tokens.predict(np.full((1, 5), 2))
+
+
+def test_sequence_list_for_a_fixed_length_model_is_refused(series):
+    X, y = series
+    clf = _make().fit(X, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "TransformerClassifier was fitted on fixed-length series (one array of shape "
+            "(2, 2, 20) or the like); got a list of sequences of different lengths. Fit on "
+            "a list of sequences (then the padding is masked) to predict on them, or pad "
+            "them to one length yourself.")):
+        clf.predict([X[0], X[1, :, :7]])
+
+
+def test_input_shape_does_not_apply_to_sequences_or_tokens():
+    X, y = _ragged(n=10)
+    with pytest.raises(ValueError, match=re.escape(
+            "TransformerClassifier: input_shape=(5,) reads 2-D X as fixed-length series; "
+            "it does not apply to sequences of different lengths. Leave input_shape=None.")):
+        _make(input_shape=(5,)).fit(X, y)
+    with pytest.raises(ValueError, match=r"it does not apply to token ids\."):
+        _make(input_shape=(5,), input_kind="tokens").fit(np.ones((4, 5), dtype=int),
+                                                         [0, 1, 0, 1])
+
+
+def test_bad_sequences_and_token_ids_name_the_transformer():
+    with pytest.raises(ValueError, match=re.escape(
+            "TransformerRegressor: sequence 1 is empty (length 0); every sequence needs at "
+            "least one time step.")):
+        _make(TransformerRegressor).fit([np.ones((2, 5)), np.ones((2, 0))], [0.0, 1.0])
+    clf = _make(input_kind="tokens").fit(np.array([[3, 4, 0], [2, 0, 0]]), [0, 1])
+    with pytest.raises(ValueError, match=re.escape(
+            "TransformerClassifier: token id 9 is outside the vocabulary seen in fit "
+            "(ids 0 to 4)")):
+        clf.predict([[9, 2]])
+    with pytest.raises(TypeError, match=re.escape(
+            "TransformerClassifier: token ids must be integers; got X of dtype float64.")):
+        _make(input_kind="tokens").fit([[1.5, 2.0], [2.0, 3.0]], [0, 1])
+
+
+@pytest.mark.parametrize("function", ["to_onnx", "to_torch_export"])
+def test_masked_models_do_not_export(function):
+    from sknn import export
+    clf = _make(input_kind="tokens").fit(np.array([[3, 4, 0], [2, 0, 0]]), [0, 1])
+    with pytest.raises(ValueError, match=re.escape(
+            f"{function}: this TransformerClassifier was fitted on token ids; its attention "
+            "is masked by each sequence's padding, which the exported graph (traced at one "
+            "sequence length) does not support. Export is available for Transformers "
+            "fitted on tables or fixed-length series; predict with sknn for these.")):
+        getattr(export, function)(clf)

@@ -29,6 +29,7 @@ from sknn.modules.transformer import (
     FeatureTokenizer,
     PatchTokenizer,
     ReGLU,
+    SequenceTokenizer,
     Transformer,
     TransformerBlock,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "make_activation",
     "FeatureTokenizer",
     "PatchTokenizer",
+    "SequenceTokenizer",
     "ReGLU",
     "Transformer",
     "TransformerBlock",

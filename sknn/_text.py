@@ -1,4 +1,5 @@
-"""TextSequencer: raw strings to padded token-id sequences for the RNN estimators."""
+"""TextSequencer: raw strings to padded token-id sequences for the RNN and Transformer
+estimators."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class TokenArray(np.ndarray):
     """Token ids from :class:`TextSequencer`: an int64 ndarray marked as tokens.
 
     A plain ``ndarray`` subclass (slicing, pickling and NumPy functions work as
-    usual); ``RNNClassifier`` and ``RNNRegressor`` with ``input_kind='auto'``
+    usual); the RNN and Transformer estimators with ``input_kind='auto'``
     read it as token ids rather than numeric series.
     """
 
@@ -40,9 +41,10 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     token outside the vocabulary. ``transform`` maps each document to its ids
     and pads them with 0 on the right, to the longest document of that call:
     the output feeds :class:`~sknn.RNNClassifier` and
-    :class:`~sknn.RNNRegressor`, whose default ``input_kind='auto'`` reads it
-    as token ids (it is a :class:`TokenArray`), packs the sequences to their
-    lengths and embeds them. No download is needed: there are no pretrained
+    :class:`~sknn.RNNRegressor` (and :class:`~sknn.TransformerClassifier`,
+    :class:`~sknn.TransformerRegressor`), whose default ``input_kind='auto'``
+    reads it as token ids (it is a :class:`TokenArray`), masks the padding
+    and embeds the ids. No download is needed: there are no pretrained
     tokenizers or embeddings.
 
     Like scikit-learn's ``CountVectorizer``, it takes a 1-D sequence of

@@ -186,8 +186,8 @@ class SequenceTokenizer(nn.Module):
     - Numeric channels are standardized, the padding zeroed, and each patch
       projected linearly by a :class:`PatchTokenizer`.
     - Token ids (with ``vocabulary_size``: one channel of ids, 0 being
-      padding) are embedded (width ``d_token``) and averaged over the valid
-      ids of each patch, then projected (a :class:`PatchTokenizer` of
+      padding) are embedded (width ``d_token``) and averaged over the
+      non-padding ids of each patch, then projected (a :class:`PatchTokenizer` of
       ``patch_size=1``). The mean makes each patch a bag of words (order
       counts across patches): it generalizes from few documents far better
       than a linear map of the concatenated embeddings (0.85 against 0.53
@@ -256,18 +256,23 @@ class SequenceTokenizer(nn.Module):
         if self.embedding is None:
             tokens = self.patches((values - self.input_mean) / self.input_scale * mask)
         else:
-            tokens = self.patches(self._mean_embeddings(values[:, 0], mask))
+            tokens = self.patches(self._mean_embeddings(values[:, 0]))
         valid = F.max_pool1d(mask, self.patch_size, ceil_mode=True)[:, 0] > 0
         first = torch.arange(valid.shape[1], device=valid.device) == 0
         return tokens, valid | (first & ~valid.any(dim=1, keepdim=True))
 
-    def _mean_embeddings(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean embedding of the valid ids of each patch ``(batch, d_token, n_patches)``."""
-        embedded = self.embedding(ids.long()).transpose(1, 2)  # padding rows are zero
-        padding = (0, -ids.shape[-1] % self.patch_size)
-        sums = F.avg_pool1d(F.pad(embedded, padding), self.patch_size)
-        counts = F.avg_pool1d(F.pad(mask, padding), self.patch_size)
-        return sums / counts.clamp(min=1 / self.patch_size)
+    def _mean_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
+        """Mean embedding of the non-padding ids of each patch ``(batch, d_token, n_patches)``.
+
+        One :func:`~torch.nn.functional.embedding_bag` per patch: the
+        ``(batch, length, d_token)`` embeddings are never materialized, which
+        keeps long documents cheap. Padding ids (0) are left out of the mean;
+        a patch of padding only is zero.
+        """
+        ids = F.pad(ids.long(), (0, -ids.shape[-1] % self.patch_size))
+        bags = ids.reshape(-1, self.patch_size)
+        means = F.embedding_bag(bags, self.embedding.weight, mode="mean", padding_idx=0)
+        return means.reshape(ids.shape[0], -1, means.shape[-1]).transpose(1, 2)
 
 
 class ReGLU(nn.Module):

@@ -377,6 +377,9 @@ def test_training_options_on_token_ids(tmp_path):
     base = _make().fit(ids, labels).predict_proba(ids)
     weighted = _make().fit(ids, labels, sample_weight=np.where(labels, 4.0, 1.0))
     assert not np.allclose(weighted.predict_proba(ids), base)
+    balanced = _make(class_weight={0: 1.0, 1: 4.0}).fit(ids, labels)
+    np.testing.assert_allclose(balanced.predict_proba(ids), weighted.predict_proba(ids),
+                               atol=1e-6)
     stopped = _make(early_stopping=True, max_iter=60, n_iter_no_change=2).fit(ids, labels)
     assert len(stopped.validation_scores_) == stopped.n_iter_ < 60
     warm = _make(warm_start=True).fit(ids, labels).fit(ids, labels)
@@ -390,6 +393,18 @@ def test_training_options_on_token_ids(tmp_path):
     assert loaded.padding_mask_ and loaded.vocabulary_size_ == warm.vocabulary_size_
     np.testing.assert_array_equal(loaded.predict_proba(ids), warm.predict_proba(ids))
     assert clone(warm).get_params() == warm.get_params()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_masked_sequences():
+    X, y = _ragged(n=20)
+    gpu = _make(device="cuda", patch_size=4).fit(X, y)
+    assert next(gpu.net_.module_.parameters()).is_cuda
+    np.testing.assert_allclose(gpu.predict_proba(X),
+                               _make(patch_size=4).fit(X, y).predict_proba(X), atol=1e-4)
+    texts, labels = _documents(20, seed=0)
+    pipe = make_pipeline(TextSequencer(), _make(device="cuda", patch_size=4))
+    assert pipe.fit(texts, labels).predict(texts).shape == (20,)
 
 
 def test_text_pipeline_grid_search():

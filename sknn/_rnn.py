@@ -7,6 +7,11 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sknn._bag_of_words import (
+    BAG_OF_WORDS_CONSTRAINTS,
+    BAG_OF_WORDS_PARAMS_DOC,
+    BagOfWordsMixin,
+)
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
 from sknn._cnn import _param_entries
 from sknn._finetune import FINE_TUNING_CONSTRAINTS, FINE_TUNING_PARAMS_DOC, FineTuningMixin
@@ -28,11 +33,12 @@ _RNN_CONSTRAINTS = {
     "input_kind": [StrOptions(set(INPUT_KINDS))],
     "embedding_dim": [Interval(Integral, 1, None, closed="left")],
     "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    **BAG_OF_WORDS_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
 }
 
 
-class _RNNArchitecture(MaskedSequenceMixin):
+class _RNNArchitecture(BagOfWordsMixin, MaskedSequenceMixin):
     """Input handling and module factory shared by the RNN classifier and regressor.
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``
@@ -71,7 +77,7 @@ class _RNNArchitecture(MaskedSequenceMixin):
             hidden_size=self.hidden_size, num_layers=self.num_layers,
             bidirectional=self.bidirectional, dropout=self.dropout, pooling=self.pooling,
             vocabulary_size=self.vocabulary_size_ if tokens else None,
-            embedding_dim=self.embedding_dim,
+            embedding_dim=self.embedding_dim, bag=self._bag_of_words_module(task),
             input_mean=None if tokens else torch.as_tensor(self.input_mean_),
             input_scale=None if tokens else torch.as_tensor(self.input_scale_),
         )
@@ -114,7 +120,7 @@ _RNN_PARAMS_DOC = """
         :class:`sknn.text.TextSequencer` (a :class:`sknn.text.TokenArray`),
         series otherwise.
     embedding_dim : int, default=64
-        Width of the token embedding (token ids only).
+        Width of the token embedding (token ids only).""" + BAG_OF_WORDS_PARAMS_DOC + """
     clip_grad_norm : float or None, default=1.0
         Clip the global gradient norm to this value before each step (None:
         no clipping); recurrent nets are prone to exploding gradients."""
@@ -170,6 +176,10 @@ _RNN_ATTRIBUTES_DOC = """
         ``(n_channels, n_timepoints)`` of the (padded) training sequences.
     vocabulary_size_ : int
         Token ids only: the largest id seen in ``fit`` plus one.
+    bag_of_words_only_ : bool or None
+        Token ids with ``bag_of_words``: True when the network's part did not
+        lower the validation loss and was switched off, so that the model is
+        the bag-of-words linear model alone; None without the branch.
     input_mean_, input_scale_ : ndarray of shape (n_channels,)
         Series only: the per-channel standardization.""" + _SHARED_ATTRIBUTES_DOC.replace(
     "Number of features seen in ``fit``.",
@@ -236,6 +246,8 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
         pooling="last",
         input_kind="auto",
         embedding_dim=64,
+        bag_of_words=True,
+        bag_of_words_C=10.0,
         clip_grad_norm=1.0,
         alpha=1e-4,
         solver="adam",
@@ -267,6 +279,8 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
         self.pooling = pooling
         self.input_kind = input_kind
         self.embedding_dim = embedding_dim
+        self.bag_of_words = bag_of_words
+        self.bag_of_words_C = bag_of_words_C
         self.clip_grad_norm = clip_grad_norm
         self.alpha = alpha
         self.solver = solver
@@ -337,6 +351,8 @@ class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
         pooling="last",
         input_kind="auto",
         embedding_dim=64,
+        bag_of_words=True,
+        bag_of_words_C=10.0,
         clip_grad_norm=1.0,
         alpha=1e-4,
         solver="adam",
@@ -367,6 +383,8 @@ class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
         self.pooling = pooling
         self.input_kind = input_kind
         self.embedding_dim = embedding_dim
+        self.bag_of_words = bag_of_words
+        self.bag_of_words_C = bag_of_words_C
         self.clip_grad_norm = clip_grad_norm
         self.alpha = alpha
         self.solver = solver

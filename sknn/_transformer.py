@@ -8,6 +8,11 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sknn._bag_of_words import (
+    BAG_OF_WORDS_CONSTRAINTS,
+    BAG_OF_WORDS_PARAMS_DOC,
+    BagOfWordsMixin,
+)
 from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
 from sknn._cnn import _param_entries
 from sknn._finetune import (
@@ -45,9 +50,13 @@ AUTO_MAX_PATCHES = 64
 # batch_size='auto': a tenth of the training set, between these bounds (256 is the
 # paper's batch size for Adult and California).
 AUTO_BATCH_BOUNDS = (16, 256)
-# max_iter='auto': enough epochs for this many minibatch steps, between these bounds
-# (about 4 CPU minutes on Adult at the default width; benchmarks/RESULTS.md).
+# max_iter='auto': enough epochs for this many minibatch steps, between these bounds.
 AUTO_STEPS = 2000
+# Tables: the cost of a step grows with the number of tokens (columns and [CLS]),
+# so the budget is this many token-steps instead: about 4 CPU minutes on one
+# thread for Adult (15 tokens, 24 epochs) and California (9 tokens, 76 epochs),
+# where 2,000 steps left California far from converged (benchmarks/RESULTS.md).
+AUTO_TABLE_TOKEN_STEPS = 40_000
 AUTO_EPOCH_BOUNDS = (10, 200)
 # n_iter_no_change='auto' without held-out data: long, so that the learning-rate
 # schedule rather than a noisy stall of the training loss ends training (10 epochs
@@ -70,6 +79,7 @@ _TRANSFORMER_CONSTRAINTS = {
     "input_kind": [StrOptions(set(INPUT_KINDS))],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     **TABULAR_CONSTRAINTS,
+    **BAG_OF_WORDS_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
 }
 
@@ -79,7 +89,7 @@ def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
     return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
 
 
-class _TransformerArchitecture(TabularInputMixin, MaskedSequenceMixin):
+class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenceMixin):
     """Input handling and module factory shared by the Transformer estimators.
 
     Tables (2-D X: arrays, sparse matrices, DataFrames) go through the tabular
@@ -225,6 +235,7 @@ class _TransformerArchitecture(TabularInputMixin, MaskedSequenceMixin):
             d_ffn=max(1, round(self.d_ffn_factor * self.d_token)),
             attention_dropout=self.attention_dropout, ffn_dropout=self.ffn_dropout,
             residual_dropout=self.residual_dropout, pooling=self.pooling,
+            bag=self._bag_of_words_module(task),
         )
 
     def _positional_encoding(self) -> str:
@@ -292,7 +303,13 @@ class _TransformerArchitecture(TabularInputMixin, MaskedSequenceMixin):
         if self.max_iter == "auto":
             low, high = AUTO_EPOCH_BOUNDS
             n_batches = -(-n_train // batch_size)
-            return max(low, min(high, -(-AUTO_STEPS // n_batches)))
+            steps = AUTO_STEPS
+            if self.input_kind_ == "table":
+                encoder = self.encoder_
+                n_tokens = (encoder.n_numeric + encoder.n_indicators
+                            + len(encoder.cardinalities) + 1)
+                steps = max(steps, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
+            return max(low, min(high, -(-steps // n_batches)))
         return self.max_iter
 
     def _patch_size(self, n_timepoints: int) -> int:
@@ -348,7 +365,7 @@ _ARCHITECTURE_DOC = """
         Series and token ids: the most tokens (patches) a sample may make.
         ``fit`` and ``predict`` refuse longer sequences with an error that
         says how to shorten them, rather than run out of memory (attention
-        costs grow with the square of the number of tokens).
+        costs grow with the square of the number of tokens).""" + BAG_OF_WORDS_PARAMS_DOC + """
     input_shape : tuple of int or None, default=None
         None reads 2-D X as a table and 3-D X as time series
         ``(n_samples, n_channels, n_timepoints)``. ``(n_timepoints,)`` reads
@@ -400,9 +417,10 @@ _TRAINING_DOC = """
         and at most 256 (the paper's batch size for mid-sized tables).
     max_iter : int or 'auto', default='auto'
         Maximum number of epochs. 'auto': enough for about 2,000 minibatch
-        steps, at least 10 and at most 200 epochs (18 on Adult, 34 on
-        California, 200 on small series datasets), which keeps a table fit
-        within minutes on a CPU.""" + _param_entries([
+        steps (tables: 40,000 divided by the number of tokens, if more), at
+        least 10 and at most 200 epochs (24 on Adult, 76 on California, 200
+        on small series datasets), which keeps a table fit within about 4 CPU
+        minutes.""" + _param_entries([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int or 'auto', default='auto'
         Epochs without improvement before stopping. 'auto': 20 when early
@@ -472,6 +490,10 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
         sequences of different lengths, the longest).
     vocabulary_size_ : int
         Token ids only: the largest id seen in ``fit`` plus one.
+    bag_of_words_only_ : bool or None
+        Token ids with ``bag_of_words``: True when the network's part did not
+        lower the validation loss and was switched off, so that the model is
+        the bag-of-words linear model alone; None without the branch.
     input_mean_, input_scale_ : ndarray of shape (n_channels,)
         Sequences of different lengths only: the per-channel standardization.""" + (
     _SHARED_ATTRIBUTES_DOC.replace(
@@ -548,6 +570,8 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         patch_size="auto",
         positional_encoding="auto",
         max_tokens=512,
+        bag_of_words=True,
+        bag_of_words_C=10.0,
         input_shape=None,
         input_kind="auto",
         categorical_features="from_dtype",
@@ -586,6 +610,8 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         self.patch_size = patch_size
         self.positional_encoding = positional_encoding
         self.max_tokens = max_tokens
+        self.bag_of_words = bag_of_words
+        self.bag_of_words_C = bag_of_words_C
         self.input_shape = input_shape
         self.input_kind = input_kind
         self.categorical_features = categorical_features
@@ -676,6 +702,8 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         patch_size="auto",
         positional_encoding="auto",
         max_tokens=512,
+        bag_of_words=True,
+        bag_of_words_C=10.0,
         input_shape=None,
         input_kind="auto",
         categorical_features="from_dtype",
@@ -713,6 +741,8 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         self.patch_size = patch_size
         self.positional_encoding = positional_encoding
         self.max_tokens = max_tokens
+        self.bag_of_words = bag_of_words
+        self.bag_of_words_C = bag_of_words_C
         self.input_shape = input_shape
         self.input_kind = input_kind
         self.categorical_features = categorical_features

@@ -113,6 +113,9 @@ class RNN(nn.Module):
         Read the value channel as token ids below this number (0 is padding)
         through an embedding of ``embedding_dim``.
     embedding_dim : int, default=64
+    bag : nn.Module or None, default=None
+        A module of the same input whose outputs are added to the head's,
+        e.g. :class:`~sknn.modules.text.BagOfWords` (wide and deep).
     input_mean, input_scale : torch.Tensor of shape (n_channels,) or None
         Standardize each value channel by these (kept as buffers).
 
@@ -131,6 +134,7 @@ class RNN(nn.Module):
                  hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, pooling: str = "last",
                  vocabulary_size: int | None = None, embedding_dim: int = 64,
+                 bag: nn.Module | None = None,
                  input_mean: torch.Tensor | None = None,
                  input_scale: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -153,6 +157,7 @@ class RNN(nn.Module):
         self.pool = SequencePooling(pooling, width)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(width, n_outputs)
+        self.bag = bag
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         values, mask = x[:, :-1], x[:, -1]
@@ -176,4 +181,5 @@ class RNN(nn.Module):
         valid = mask.clone()
         valid[:, 0] = 1.0  # an empty sequence is read as its first (padding) step
         features = self.pool(outputs, last, valid)
-        return self.head(self.dropout(features))
+        outputs = self.head(self.dropout(features))
+        return outputs if self.bag is None else outputs + self.bag(x)

@@ -382,6 +382,9 @@ class Transformer(nn.Module):
         ReGLU default).
     attention_dropout, ffn_dropout, residual_dropout : float, default=0.0
     pooling : {'cls', 'mean'}, default='cls'
+    bag : nn.Module or None, default=None
+        A module of the same input whose outputs are added to the head's,
+        e.g. :class:`~sknn.modules.text.BagOfWords` (wide and deep).
 
     Examples
     --------
@@ -404,7 +407,8 @@ class Transformer(nn.Module):
     def __init__(self, tokenizer: nn.Module, d_token: int, n_outputs: int,
                  n_blocks: int = 3, n_heads: int = 8, d_ffn: int | None = None,
                  attention_dropout: float = 0.0, ffn_dropout: float = 0.0,
-                 residual_dropout: float = 0.0, pooling: str = "cls") -> None:
+                 residual_dropout: float = 0.0, pooling: str = "cls",
+                 bag: nn.Module | None = None) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}.")
@@ -420,6 +424,7 @@ class Transformer(nn.Module):
         )
         self.head = nn.Sequential(nn.LayerNorm(d_token), nn.ReLU(),
                                   nn.Linear(d_token, n_outputs))
+        self.bag = bag
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.tokenizer(x)
@@ -440,4 +445,5 @@ class Transformer(nn.Module):
         else:
             weights = valid.to(tokens.dtype)[..., None]
             pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1)
-        return self.head(pooled)
+        outputs = self.head(pooled)
+        return outputs if self.bag is None else outputs + self.bag(x)

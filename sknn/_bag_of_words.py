@@ -1,0 +1,178 @@
+"""Fitting the bag-of-words branch of the token-id networks before gradient descent.
+
+:class:`~sknn.modules.text.BagOfWords` is a linear model on TF-IDF vectors.
+It is fitted here, on the training rows only (never the early-stopping
+validation rows), as a logistic regression (classifiers) or ridge regression
+(regressors) with scikit-learn's ``C``: the estimator's own loss and sample
+weights, plus ``||W||^2 / (2 C n)``, minimized by full-batch L-BFGS. The
+network then trains with the fitted branch fixed, and learns what it leaves.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+from sklearn.utils._param_validation import Interval
+from torch import nn
+
+from sknn._data import TensorData
+from sknn.modules.text import N_SPECIAL_IDS, BagOfWords
+
+# Rows per chunk: each chunk's dense TF-IDF block holds at most this many values.
+CHUNK_VALUES = 2**22
+MAX_LBFGS_ITERATIONS = 200
+
+
+def _chunks(n_rows: int, vocabulary_size: int):
+    size = max(1, CHUNK_VALUES // vocabulary_size)
+    return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+
+def fit_bag_of_words(bag: BagOfWords, net, train, C: float,
+                     offsets: torch.Tensor | None = None) -> None:
+    """Set ``bag``'s idf, weights and bias from the training rows ``train``.
+
+    Parameters
+    ----------
+    bag : BagOfWords
+        The branch to fit (its buffers are overwritten).
+    net : SknnNet
+        The initialized net; its ``get_loss`` is the loss minimized.
+    train : sknn._data.TensorData
+        The training rows (X on the net's device).
+    C : float
+        Inverse regularization strength, as in LogisticRegression.
+    offsets : torch.Tensor of shape (len(train), n_outputs) or None
+        Outputs added to the bag's (the rest of the network's), held fixed.
+    """
+    X, y, weight = train.take(slice(None))
+    n_rows = X.shape[0]
+    chunks = _chunks(n_rows, bag.vocabulary_size)
+    document_frequency = torch.zeros(bag.vocabulary_size, dtype=X.dtype, device=X.device)
+    for rows in chunks:
+        document_frequency += (bag.counts(X[rows]) > 0).sum(dim=0)
+    idf = torch.log((1 + n_rows) / (1 + document_frequency)) + 1
+    idf[:N_SPECIAL_IDS] = 0.0
+    bag.idf.copy_(idf)
+
+    features = [bag.tfidf(X[rows]) for rows in chunks] if len(chunks) == 1 else None
+    coefficients = torch.zeros_like(bag.weight, requires_grad=True)
+    intercept = torch.zeros_like(bag.bias, requires_grad=True)
+    optimizer = torch.optim.LBFGS([coefficients, intercept], lr=1.0,
+                                  max_iter=MAX_LBFGS_ITERATIONS, history_size=20,
+                                  tolerance_grad=1e-7, tolerance_change=1e-10,
+                                  line_search_fn="strong_wolfe")
+    penalty = 1.0 / (2.0 * C * n_rows)
+
+    def closure():
+        optimizer.zero_grad()
+        total = penalty * coefficients.pow(2).sum()
+        total.backward()
+        total = total.detach()
+        for i, rows in enumerate(chunks):
+            tfidf = features[i] if features is not None else bag.tfidf(X[rows])
+            outputs = torch.nn.functional.linear(tfidf, coefficients, intercept)
+            if offsets is not None:
+                outputs = outputs + offsets[rows]
+            loss = net.get_loss(outputs, y[rows], weight=None if weight is None
+                                else weight[rows]) * ((rows.stop - rows.start) / n_rows)
+            loss.backward()
+            total = total + loss.detach()
+        return total
+
+    with torch.enable_grad():
+        loss = optimizer.step(closure)
+    if not math.isfinite(float(loss)):
+        raise ValueError(f"the bag-of-words model diverged (loss {float(loss)}).")
+    bag.weight.copy_(coefficients.detach())
+    bag.bias.copy_(intercept.detach())
+
+
+def _output_layer(module: nn.Module) -> nn.Linear:
+    """The network's last linear layer (its head's), whose zeros switch it off."""
+    return [m for m in module.head.modules() if isinstance(m, nn.Linear)][-1]
+
+
+def _network_outputs(net, data) -> torch.Tensor:
+    """The module's outputs without its bag-of-words branch, on the data's device."""
+    module = net.module_
+    bag, module.bag = module.bag, None
+    try:
+        return net.predict_outputs(data).to(data.device)
+    finally:
+        module.bag = bag
+
+
+def _drop_network_if_no_better(net, bag, valid) -> bool:
+    """Zero the network's output layer unless it lowers the validation loss."""
+    y, weight = valid.targets()
+    network = _network_outputs(net, valid)
+    bag_only = torch.cat([bag(X) for X, _, _ in net.get_iterator(valid, training=False)])
+    both = float(net.get_loss(network + bag_only, y, weight=weight))
+    alone = float(net.get_loss(bag_only, y, weight=weight))
+    if both < alone:
+        return False
+    output = _output_layer(net.module_)
+    output.weight.zero_()
+    if output.bias is not None:
+        output.bias.zero_()
+    return True
+
+
+BAG_OF_WORDS_CONSTRAINTS = {
+    "bag_of_words": ["boolean"],
+    "bag_of_words_C": [Interval(Real, 0, None, closed="neither")],
+}
+
+BAG_OF_WORDS_PARAMS_DOC = """
+    bag_of_words : bool, default=True
+        Token ids only: add a linear model on each document's TF-IDF vector
+        (as ``TfidfVectorizer(sublinear_tf=True)`` over the token ids) to the
+        network's output, wide-and-deep. It is fitted first, on the training
+        rows, as a logistic (classifiers) or ridge (regressors) regression,
+        and stays fixed while the network trains on what it leaves. With a
+        validation set (early stopping), the network's part is kept only if
+        it lowers the validation loss (else its output layer is zeroed: see
+        ``bag_of_words_only_``), and the linear model is then refitted on all
+        rows, the network's outputs held fixed. On small corpora the linear
+        part carries most of the accuracy (``benchmarks/RESULTS.md``).
+        Ignored for numeric series.
+    bag_of_words_C : float, default=10.0
+        Inverse L2 regularization strength of the bag-of-words model, as
+        LogisticRegression's ``C`` (the penalty is ``||W||^2 / (2 C n)`` on
+        the mean training loss)."""
+
+
+class BagOfWordsMixin:
+    """Estimator side of the bag-of-words branch: fit it when a new net is made.
+
+    The module built by ``_build_module`` holds the branch as ``module.bag``
+    (None when absent); warm starts and ``partial_fit`` calls after the first
+    keep the fitted branch.
+    """
+
+    def _prefit_module(self, net, fit_data) -> None:
+        bag = getattr(net.module_, "bag", None)
+        if bag is not None:
+            with torch.no_grad():
+                fit_bag_of_words(bag, net, fit_data.train, self.bag_of_words_C)
+
+    def _postfit_module(self, net, fit_data) -> None:
+        bag = getattr(net.module_, "bag", None)
+        self.bag_of_words_only_ = False if bag is not None else None
+        if bag is None or fit_data.valid is None:
+            return
+        with torch.no_grad():
+            self.bag_of_words_only_ = _drop_network_if_no_better(net, bag, fit_data.valid)
+            train = fit_data.train
+            every_row = TensorData(train.X, train.y, train.weight, device=train.device)
+            offsets = _network_outputs(net, every_row)
+            fit_bag_of_words(bag, net, every_row, self.bag_of_words_C, offsets)
+
+    def _bag_of_words_module(self, task) -> BagOfWords | None:
+        """The (unfitted) branch for token ids when ``bag_of_words`` asks for one."""
+        if not (self.bag_of_words and self.input_kind_ == "tokens"):
+            return None
+        return BagOfWords(self.vocabulary_size_, task.n_outputs)

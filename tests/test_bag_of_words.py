@@ -1,0 +1,197 @@
+"""The bag-of-words (TF-IDF linear) branch of the token-id estimators."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+
+from sknn import RNNClassifier, RNNRegressor, TransformerClassifier, TransformerRegressor
+from sknn._bag_of_words import fit_bag_of_words
+from sknn._data import TensorData
+from sknn.modules.rnn import with_mask
+from sknn.modules.text import BagOfWords
+from sknn.text import TextSequencer
+
+WORDS = {0: ["dull", "boring", "slow"], 1: ["fine", "decent", "okay"],
+         2: ["great", "superb", "moving"]}
+FILLER = ["the", "film", "plot", "actor", "scene", "a", "it", "was"]
+SMALL_TRANSFORMER = {"d_token": 16, "n_blocks": 1, "n_heads": 2}
+CLASSIFIERS = [(RNNClassifier, {}), (TransformerClassifier, SMALL_TRANSFORMER)]
+REGRESSORS = [(RNNRegressor, {}), (TransformerRegressor, SMALL_TRANSFORMER)]
+
+
+def _documents(n, seed=0):
+    """Documents of filler words with two to four words of their class's list."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    texts = []
+    for label in labels:
+        words = list(rng.choice(FILLER, rng.integers(3, 12)))
+        words += list(rng.choice(WORDS[label], rng.integers(2, 5)))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return texts, labels
+
+
+def _token_input(texts, sequencer):
+    ids = torch.as_tensor(np.asarray(sequencer.transform(texts)), dtype=torch.float64)
+    lengths = (ids > 0).sum(dim=1)
+    return with_mask(ids[:, None], lengths)
+
+
+def test_tfidf_vectors_equal_tfidf_vectorizer():
+    texts, _ = _documents(40)
+    sequencer = TextSequencer().fit(texts)
+    X = _token_input(texts, sequencer)
+    bag = BagOfWords(sequencer.n_tokens_, n_outputs=1).double()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b",
+                                 vocabulary=sorted(sequencer.vocabulary_)).fit(texts)
+    n = len(texts)
+    document_frequency = (bag.counts(X) > 0).sum(dim=0).double()
+    bag.idf.copy_(torch.log((1 + n) / (1 + document_frequency)) + 1)
+    bag.idf[:2] = 0.0
+    expected = vectorizer.transform(texts).toarray()
+    got = bag.tfidf(X).numpy()
+    order = [sequencer.vocabulary_[w] for w in vectorizer.get_feature_names_out()]
+    np.testing.assert_allclose(got[:, order], expected, atol=1e-12)
+    assert np.all(got[:, :2] == 0)  # padding and unknown ids are not words
+
+
+@pytest.mark.parametrize("cls, params", CLASSIFIERS)
+def test_fitted_branch_is_multinomial_logistic_regression(cls, params):
+    texts, labels = _documents(120)
+    pipe = make_pipeline(TextSequencer(), cls(
+        max_iter=1, early_stopping=False, bag_of_words_C=3.0, random_state=0,
+        dtype="float64", **params))
+    pipe.fit(texts, labels)
+    bag = pipe[-1].net_.module_.bag
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b",
+                                 vocabulary=sorted(pipe[0].vocabulary_)).fit(texts)
+    reference = LogisticRegression(C=3.0, tol=1e-10, max_iter=5000).fit(
+        vectorizer.transform(texts), labels)
+    X = _token_input(texts, pipe[0])
+    got = torch.softmax(bag(X), dim=1).detach().numpy()
+    np.testing.assert_allclose(got, reference.predict_proba(vectorizer.transform(texts)),
+                               atol=2e-4)
+
+
+@pytest.mark.parametrize("cls, params", REGRESSORS)
+def test_regressor_branch_is_ridge_regression(cls, params):
+    texts, labels = _documents(120, seed=1)
+    y = labels * 2.0 + 1.0
+    pipe = make_pipeline(TextSequencer(), cls(
+        max_iter=1, early_stopping=False, bag_of_words_C=2.0, random_state=0,
+        dtype="float64", **params))
+    pipe.fit(texts, y)
+    model = pipe[-1]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b",
+                                 vocabulary=sorted(pipe[0].vocabulary_)).fit(texts)
+    # Mean squared error on the standardized target plus ||w||^2 / (2 C n) is
+    # Ridge on that target with alpha = 1 / (2 C).
+    task = model.task_
+    standardized = (y - task.mean.ravel()) / task.scale.ravel()
+    reference = Ridge(alpha=1 / (2 * 2.0), tol=1e-12).fit(vectorizer.transform(texts),
+                                                          standardized)
+    X = _token_input(texts, pipe[0])
+    got = model.net_.module_.bag(X).detach().numpy().ravel()
+    np.testing.assert_allclose(got, reference.predict(vectorizer.transform(texts)),
+                               atol=1e-4)
+
+
+def test_branch_learns_from_training_rows_only():
+    texts, labels = _documents(60)
+    sequencer = TextSequencer().fit(texts)
+    X = _token_input(texts, sequencer)
+    y = torch.as_tensor(labels)
+    train_rows = torch.arange(30)
+    net = make_pipeline(sequencer, RNNClassifier(max_iter=1, early_stopping=False)).fit(
+        texts, labels)[-1].net_
+    bag = BagOfWords(sequencer.n_tokens_, 3).double()
+    fit_bag_of_words(bag, net, TensorData(X, y, indices=train_rows), C=10.0)
+    document_frequency = (bag.counts(X[:30]) > 0).sum(dim=0).double()
+    expected = torch.log(torch.tensor(31.0, dtype=torch.float64) / (1 + document_frequency)) + 1
+    np.testing.assert_allclose(bag.idf[2:].numpy(), expected[2:].numpy())
+
+
+@pytest.mark.parametrize("cls, params", CLASSIFIERS)
+def test_fixed_during_gradient_descent_and_optional(cls, params):
+    texts, labels = _documents(80)
+    pipe = make_pipeline(TextSequencer(), cls(max_iter=3, random_state=0, **params))
+    pipe.fit(texts, labels)
+    model = pipe[-1]
+    assert not any(p is model.net_.module_.bag.weight
+                   for p in model.net_.module_.parameters())
+    before = model.net_.module_.bag.weight.clone()
+    model.set_params(warm_start=True).fit(pipe[0].transform(texts), labels)
+    torch.testing.assert_close(model.net_.module_.bag.weight, before)
+    plain = make_pipeline(TextSequencer(), cls(bag_of_words=False, max_iter=1, **params))
+    assert plain.fit(texts, labels)[-1].net_.module_.bag is None
+
+
+@pytest.mark.parametrize("cls, params", CLASSIFIERS)
+def test_series_and_tables_have_no_branch(cls, params):
+    X = np.random.default_rng(0).normal(size=(20, 1, 8))
+    model = cls(max_iter=1, **params).fit(X, np.arange(20) % 2)
+    assert getattr(model.net_.module_, "bag", None) is None
+    if cls is TransformerClassifier:
+        table = cls(max_iter=1, **params).fit(X[:, 0], np.arange(20) % 2)
+        assert table.net_.module_.bag is None
+
+
+@pytest.mark.parametrize("cls, params", CLASSIFIERS)
+@pytest.mark.parametrize("value", [0.0, -1.0])
+def test_c_must_be_positive(cls, params, value):
+    texts, labels = _documents(10)
+    with pytest.raises(ValueError, match="bag_of_words_C"):
+        make_pipeline(TextSequencer(), cls(bag_of_words_C=value, **params)).fit(texts,
+                                                                                labels)
+
+
+def test_saved_and_loaded_with_the_branch(tmp_path):
+    import sknn
+
+    texts, labels = _documents(60)
+    sequencer = TextSequencer().fit(texts)
+    X = sequencer.transform(texts)
+    model = RNNClassifier(max_iter=2, random_state=0).fit(X, labels)
+    sknn.save(model, tmp_path / "model.safetensors")
+    loaded = sknn.load(tmp_path / "model.safetensors")
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    torch.testing.assert_close(loaded.net_.module_.bag.idf, model.net_.module_.bag.idf)
+
+
+def test_onnx_of_a_token_rnn_includes_the_branch():
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    from sknn.export import prepare_input, to_onnx
+
+    texts, labels = _documents(120)
+    long_enough = np.array([len(t.split()) >= 8 for t in texts])
+    # Fixed-length sequences (no padding): the limit of the RNN graphs.
+    X = TextSequencer(max_length=8).fit_transform(list(np.array(texts)[long_enough]))
+    model = RNNClassifier(max_iter=2, random_state=0).fit(X, labels[long_enough])
+    session = ort.InferenceSession(to_onnx(model), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"X": prepare_input(model, X)})[0]
+    assert np.abs(model.net_.module_.bag.weight.numpy()).max() > 0
+    np.testing.assert_allclose(got, model.predict_proba(X), atol=1e-5)
+
+
+def test_network_dropped_when_it_does_not_lower_the_validation_loss():
+    texts, labels = _documents(400, seed=2)
+    model = make_pipeline(TextSequencer(), RNNClassifier(
+        max_iter=3, early_stopping=True, random_state=0))
+    model.fit(texts, labels)
+    estimator = model[-1]
+    assert isinstance(estimator.bag_of_words_only_, bool)
+    output = estimator.net_.module_.head
+    assert bool((output.weight == 0).all()) is estimator.bag_of_words_only_
+    # The linear part is refitted on every row, validation rows included.
+    sequencer = model[0]
+    X = _token_input(texts, sequencer).float()
+    document_frequency = (estimator.net_.module_.bag.counts(X) > 0).sum(dim=0)
+    expected = torch.log(torch.tensor(401.0) / (1 + document_frequency)) + 1
+    np.testing.assert_allclose(estimator.net_.module_.bag.idf[2:].numpy(),
+                               expected[2:].numpy(), rtol=1e-6)
+    plain = make_pipeline(TextSequencer(), RNNClassifier(max_iter=1, early_stopping=False))
+    assert plain.fit(texts, labels)[-1].bag_of_words_only_ is False

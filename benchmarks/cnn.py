@@ -5,15 +5,17 @@ first 8,000 of the 10,000 images in ../shared/data/images for training, the
 other 2,000 for testing. Seeds vary the model (``random_state``). Prints one row
 per dataset: mean ± std test accuracy, the median fit time and the median CPU
 time of a fit (with one thread, about the fit time of an idle machine).
+``--models cnn transformer`` also runs TransformerClassifier (defaults, or
+``--transformer-set``) on the same datasets in the same run (issue 6).
 
     python benchmarks/cnn.py --seeds 5 --markdown
+    python benchmarks/cnn.py --datasets GunPoint ItalyPowerDemand --models cnn transformer
     python benchmarks/cnn.py --datasets GunPoint --seeds 1 --set max_iter=50
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import gzip
 import statistics
 import sys
@@ -24,7 +26,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from sknn import CNNClassifier
+from sknn import CNNClassifier, TransformerClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rnn import parse_settings  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SERIES = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions")
@@ -60,11 +65,14 @@ def load(name):
     return load_series(name)
 
 
-def run(name, seeds, params, n_threads):
+MODELS = {"cnn": CNNClassifier, "transformer": TransformerClassifier}
+
+
+def run(name, seeds, cls, params, n_threads):
     X_train, y_train, X_test, y_test = load(name)
     scores, times, cpu_times = [], [], []
     for seed in seeds:
-        model = CNNClassifier(random_state=seed, n_threads=n_threads, **params)
+        model = cls(random_state=seed, n_threads=n_threads, **params)
         start, cpu_start = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -72,9 +80,9 @@ def run(name, seeds, params, n_threads):
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
         scores.append(model.score(X_test, y_test))
-        print(f"  {name} seed {seed}: accuracy {scores[-1]:.4f}, fit {times[-1]:.1f} s "
-              f"({cpu_times[-1]:.1f} s CPU), {model.n_iter_} epochs", file=sys.stderr,
-              flush=True)
+        print(f"  {name} {cls.__name__} seed {seed}: accuracy {scores[-1]:.4f}, fit "
+              f"{times[-1]:.1f} s ({cpu_times[-1]:.1f} s CPU), {model.n_iter_} epochs",
+              file=sys.stderr, flush=True)
     return scores, times, cpu_times, X_train.shape
 
 
@@ -85,30 +93,30 @@ def main():
     parser.add_argument("--n-threads", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="PARAM=VALUE",
                         help="non-default CNNClassifier parameters (for tuning)")
+    parser.add_argument("--models", nargs="+", default=["cnn"], choices=sorted(MODELS))
+    parser.add_argument("--transformer-set", nargs="*", default=[], metavar="PARAM=VALUE",
+                        help="non-default TransformerClassifier parameters")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"The benchmark data is not at {DATA}.")
-    params = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        try:
-            params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[key] = value
-    header = ("| dataset | train shape | target | accuracy mean ± std | seeds "
+    settings = {"cnn": parse_settings(args.set),
+                "transformer": parse_settings(args.transformer_set)}
+    header = ("| dataset | model | train shape | target | accuracy mean ± std | seeds "
               "| median fit s | median fit CPU s |")
     print(header if args.markdown else header.replace("|", " ").strip())
     if args.markdown:
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
     for name in args.datasets:
-        scores, times, cpu_times, shape = run(name, range(args.seeds), params,
-                                              args.n_threads)
-        std = statistics.pstdev(scores) if len(scores) > 1 else 0.0
-        row = (f"| {name} | {shape} | {TARGETS.get(name, '')} | "
-               f"{statistics.mean(scores):.4f} ± {std:.4f} | {len(scores)} | "
-               f"{statistics.median(times):.1f} | {statistics.median(cpu_times):.1f} |")
-        print(row if args.markdown else row.replace("|", " ").strip(), flush=True)
+        for model in args.models:
+            scores, times, cpu_times, shape = run(name, range(args.seeds), MODELS[model],
+                                                  settings[model], args.n_threads)
+            std = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+            row = (f"| {name} | {MODELS[model].__name__} | {shape} | "
+                   f"{TARGETS.get(name, '')} | {statistics.mean(scores):.4f} ± {std:.4f} | "
+                   f"{len(scores)} | {statistics.median(times):.1f} | "
+                   f"{statistics.median(cpu_times):.1f} |")
+            print(row if args.markdown else row.replace("|", " ").strip(), flush=True)
 
 
 if __name__ == "__main__":

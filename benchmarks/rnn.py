@@ -1,12 +1,20 @@
-"""RNN benchmark: UCR series, movie-review polarity (text) and temperature forecasting.
+"""RNN and Transformer benchmark: UCR series, movie-review polarity (text), forecasting.
 
-- series: RNNClassifier on GunPoint, ItalyPowerDemand and BasicMotions
-  (official splits in ../shared/data/timeseries/*.npz); seeds vary the model.
-- text: ``make_pipeline(TextSequencer(), RNNClassifier())`` on the 2,000
-  movie reviews of ../shared/data/text/review_polarity.tar.gz (Pang & Lee
-  2004), stratified k-fold cross-validation (``--folds``, shuffled with
-  ``random_state=0``; ``--max-folds`` runs only the first few), against TF-IDF
-  + LogisticRegression on the same folds; seeds vary the RNN.
+``--models`` picks the sequence estimators (RNN, Transformer or both, in the
+same run); ``--set`` overrides RNN parameters, ``--transformer-set``
+Transformer ones.
+
+- series: RNNClassifier / TransformerClassifier on GunPoint, ItalyPowerDemand
+  and BasicMotions (official splits in ../shared/data/timeseries/*.npz); seeds
+  vary the model.
+- text: ``make_pipeline(TextSequencer(), RNNClassifier())`` (and the
+  Transformer's) on the 2,000 movie reviews of
+  ../shared/data/text/review_polarity.tar.gz (Pang & Lee 2004), stratified
+  k-fold cross-validation (``--folds``, shuffled with ``random_state=0``;
+  ``--max-folds`` runs only the first few), against TF-IDF +
+  LogisticRegression on the same folds; seeds vary the network. The note
+  column counts the folds where the fit kept only the bag-of-words part
+  (``bag_of_words_only_``).
 - forecast: one-step forecasting of daily-min-temperatures.csv from the
   previous 30 days, the last 20% of the windows as test; RMSE of RNNRegressor
   against a persistence forecast (tomorrow = today) and a Ridge on the windows.
@@ -39,12 +47,14 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from sknn import RNNClassifier, RNNRegressor
+from sknn import RNNClassifier, RNNRegressor, TransformerClassifier
 from sknn.text import TextSequencer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SERIES = ("GunPoint", "ItalyPowerDemand", "BasicMotions")
 WINDOW = 30
+CLASSIFIERS = {"rnn": ("RNN", RNNClassifier), "transformer": ("Transformer",
+                                                             TransformerClassifier)}
 
 
 def load_series(name):
@@ -94,22 +104,24 @@ def log(message):
     print("  " + message, file=sys.stderr, flush=True)
 
 
-def run_series(seeds, params, n_threads):
+def run_series(seeds, models, n_threads):
     for name in SERIES:
         X_train, y_train, X_test, y_test = load_series(name)
-        scores, times, cpus = [], [], []
-        for seed in seeds:
-            model = RNNClassifier(random_state=seed, n_threads=n_threads, **params)
-            wall, cpu = timed_fit(model, X_train, y_train)
-            scores.append(model.score(X_test, y_test))
-            times.append(wall)
-            cpus.append(cpu)
-            log(f"{name} seed {seed}: accuracy {scores[-1]:.4f}, fit {wall:.1f} s "
-                f"({cpu:.1f} s CPU), {model.n_iter_} epochs")
-        yield summary(name, f"RNN accuracy, train {X_train.shape}", scores, times, cpus)
+        for label, cls, params in models:
+            scores, times, cpus = [], [], []
+            for seed in seeds:
+                model = cls(random_state=seed, n_threads=n_threads, **params)
+                wall, cpu = timed_fit(model, X_train, y_train)
+                scores.append(model.score(X_test, y_test))
+                times.append(wall)
+                cpus.append(cpu)
+                log(f"{name} {label} seed {seed}: accuracy {scores[-1]:.4f}, fit "
+                    f"{wall:.1f} s ({cpu:.1f} s CPU), {model.n_iter_} epochs")
+            yield summary(name, f"{label} accuracy, train {X_train.shape}", scores, times,
+                          cpus)
 
 
-def run_text(seeds, params, text_params, n_threads, folds, max_folds):
+def run_text(seeds, models, text_params, n_threads, folds, max_folds):
     texts, labels = load_reviews()
     texts = np.array(texts, dtype=object)
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels))
@@ -125,23 +137,29 @@ def run_text(seeds, params, text_params, n_threads, folds, max_folds):
     what = f"{len(splits)} of {folds} stratified folds"
     yield summary("reviews", f"TF-IDF + LogisticRegression accuracy, {what}", baseline,
                   base_times, base_cpus)
-    scores, times, cpus, per_seed = [], [], [], []
-    for seed in seeds:
-        fold_scores = []
-        for fold, (train, test) in enumerate(splits):
-            model = make_pipeline(
-                TextSequencer(**text_params),
-                RNNClassifier(random_state=seed, n_threads=n_threads, **params))
-            wall, cpu = timed_fit(model, list(texts[train]), labels[train])
-            fold_scores.append(model.score(list(texts[test]), labels[test]))
-            times.append(wall)
-            cpus.append(cpu)
-            log(f"reviews seed {seed} fold {fold}: accuracy {fold_scores[-1]:.4f}, fit "
-                f"{wall:.1f} s ({cpu:.1f} s CPU), {model[-1].n_iter_} epochs")
-        per_seed.append(statistics.mean(fold_scores))
-        scores += fold_scores
-    yield summary("reviews", f"TextSequencer + RNN accuracy, {what}", scores, times, cpus,
-                  note="per-seed means " + ", ".join(f"{s:.4f}" for s in per_seed))
+    for label, cls, params in models:
+        scores, times, cpus, per_seed, bag_only = [], [], [], [], 0
+        for seed in seeds:
+            fold_scores = []
+            for fold, (train, test) in enumerate(splits):
+                model = make_pipeline(
+                    TextSequencer(**text_params),
+                    cls(random_state=seed, n_threads=n_threads, **params))
+                wall, cpu = timed_fit(model, list(texts[train]), labels[train])
+                fold_scores.append(model.score(list(texts[test]), labels[test]))
+                times.append(wall)
+                cpus.append(cpu)
+                bag_only += bool(getattr(model[-1], "bag_of_words_only_", False))
+                log(f"reviews {label} seed {seed} fold {fold}: accuracy "
+                    f"{fold_scores[-1]:.4f}, fit {wall:.1f} s ({cpu:.1f} s CPU), "
+                    f"{model[-1].n_iter_} epochs, bag of words only: "
+                    f"{getattr(model[-1], 'bag_of_words_only_', None)}")
+            per_seed.append(statistics.mean(fold_scores))
+            scores += fold_scores
+        yield summary("reviews", f"TextSequencer + {label} accuracy, {what}", scores,
+                      times, cpus,
+                      note="per-seed means " + ", ".join(f"{s:.4f}" for s in per_seed)
+                      + f"; bag of words only in {bag_only} of {len(scores)} fits")
 
 
 def rmse(y, pred):
@@ -188,8 +206,12 @@ def main():
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-folds", type=int, default=None)
     parser.add_argument("--n-threads", type=int, default=1)
+    parser.add_argument("--models", nargs="+", default=["rnn", "transformer"],
+                        choices=sorted(CLASSIFIERS))
     parser.add_argument("--set", nargs="*", default=[], metavar="PARAM=VALUE",
                         help="non-default RNN estimator parameters")
+    parser.add_argument("--transformer-set", nargs="*", default=[], metavar="PARAM=VALUE",
+                        help="non-default Transformer estimator parameters")
     parser.add_argument("--text-set", nargs="*", default=[], metavar="PARAM=VALUE",
                         help="non-default TextSequencer parameters")
     parser.add_argument("--markdown", action="store_true")
@@ -197,6 +219,9 @@ def main():
     if not DATA.is_dir():
         sys.exit(f"The benchmark data is not at {DATA}.")
     params, text_params = parse_settings(args.set), parse_settings(args.text_set)
+    transformer_params = parse_settings(args.transformer_set)
+    models = [(CLASSIFIERS[m][0], CLASSIFIERS[m][1],
+               params if m == "rnn" else transformer_params) for m in args.models]
     seeds = range(args.seeds)
     header = ("| data | what | score mean ± std | runs | median fit s | median fit CPU s "
               "| note |")
@@ -204,8 +229,8 @@ def main():
     if args.markdown:
         print("|---|---|---|---|---|---|---|")
     parts = {
-        "series": lambda: run_series(seeds, params, args.n_threads),
-        "text": lambda: run_text(seeds, params, text_params, args.n_threads, args.folds,
+        "series": lambda: run_series(seeds, models, args.n_threads),
+        "text": lambda: run_text(seeds, models, text_params, args.n_threads, args.folds,
                                  args.max_folds),
         "forecast": lambda: run_forecast(seeds, params, args.n_threads),
     }

@@ -12,8 +12,10 @@ Datasets (read from ``../shared/data/tabular``; nothing is downloaded):
 Models: sknn's MLPClassifier/MLPRegressor with default parameters on the raw
 DataFrame; scikit-learn's MLP (early stopping) behind imputers, a
 StandardScaler and a OneHotEncoder; HistGradientBoosting with native
-categoricals; and, with ``--realmlp``, pytabkit's RealMLP-TD (install pytabkit
-for the benchmark only; it needs minutes per fit on a 2-core CPU).
+categoricals; with ``--transformer``, sknn's TransformerClassifier /
+TransformerRegressor with default parameters on the raw DataFrame (issue 6);
+and, with ``--realmlp``, pytabkit's RealMLP-TD (install pytabkit for the
+benchmark only; it needs minutes per fit on a 2-core CPU).
 
 Run from the project root, for example::
 
@@ -86,6 +88,11 @@ def make_model(name, task, seed, threads):
         import sknn
         cls = sknn.MLPClassifier if task == "classification" else sknn.MLPRegressor
         return cls(random_state=seed, n_threads=threads)
+    if name == "transformer":
+        import sknn
+        cls = (sknn.TransformerClassifier if task == "classification"
+               else sknn.TransformerRegressor)
+        return cls(random_state=seed, n_threads=threads)
     if name == "sklearn-mlp":
         return _sklearn_mlp(task, seed)
     if name == "hgb":
@@ -149,7 +156,9 @@ def main(argv=None):
                         choices=["adult", "california"])
     parser.add_argument("--models", nargs="+",
                         default=["sknn", "sklearn-mlp", "hgb"],
-                        choices=["sknn", "sklearn-mlp", "hgb", "realmlp"])
+                        choices=["sknn", "sklearn-mlp", "hgb", "realmlp", "transformer"])
+    parser.add_argument("--transformer", action="store_true",
+                        help="also run sknn's Transformer estimators (defaults)")
     parser.add_argument("--realmlp", action="store_true",
                         help="also run pytabkit's RealMLP-TD (slow; --realmlp-seeds)")
     parser.add_argument("--realmlp-seeds", type=int, default=1)
@@ -161,7 +170,8 @@ def main(argv=None):
     import torch
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    models = list(args.models) + (["realmlp"] if args.realmlp else [])
+    models = (list(args.models) + (["transformer"] if args.transformer else [])
+              + (["realmlp"] if args.realmlp else []))
     results = {}
     for dataset in args.datasets:
         task = "classification" if dataset == "adult" else "regression"

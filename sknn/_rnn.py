@@ -176,6 +176,9 @@ _RNN_ATTRIBUTES_DOC = """
         ``(n_channels, n_timepoints)`` of the (padded) training sequences.
     vocabulary_size_ : int
         Token ids only: the largest id seen in ``fit`` plus one.
+    bag_of_words_C_ : float or None
+        Token ids with ``bag_of_words``: the C of the bag-of-words model
+        (``bag_of_words_C``, or the one 'auto' picked); None without it.
     bag_of_words_only_ : bool or None
         Token ids with ``bag_of_words``: True when the network's part did not
         lower the validation loss and was switched off, so that the model is
@@ -247,7 +250,7 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
         input_kind="auto",
         embedding_dim=64,
         bag_of_words=True,
-        bag_of_words_C=10.0,
+        bag_of_words_C="auto",
         clip_grad_norm=1.0,
         alpha=1e-4,
         solver="adam",
@@ -352,7 +355,7 @@ class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
         input_kind="auto",
         embedding_dim=64,
         bag_of_words=True,
-        bag_of_words_C=10.0,
+        bag_of_words_C="auto",
         clip_grad_norm=1.0,
         alpha=1e-4,
         solver="adam",

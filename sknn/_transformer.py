@@ -490,6 +490,9 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
         sequences of different lengths, the longest).
     vocabulary_size_ : int
         Token ids only: the largest id seen in ``fit`` plus one.
+    bag_of_words_C_ : float or None
+        Token ids with ``bag_of_words``: the C of the bag-of-words model
+        (``bag_of_words_C``, or the one 'auto' picked); None without it.
     bag_of_words_only_ : bool or None
         Token ids with ``bag_of_words``: True when the network's part did not
         lower the validation loss and was switched off, so that the model is
@@ -571,7 +574,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         positional_encoding="auto",
         max_tokens=512,
         bag_of_words=True,
-        bag_of_words_C=10.0,
+        bag_of_words_C="auto",
         input_shape=None,
         input_kind="auto",
         categorical_features="from_dtype",
@@ -703,7 +706,7 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         positional_encoding="auto",
         max_tokens=512,
         bag_of_words=True,
-        bag_of_words_C=10.0,
+        bag_of_words_C="auto",
         input_shape=None,
         input_kind="auto",
         categorical_features="from_dtype",

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 
 from sknn import RNNClassifier, RNNRegressor, TransformerClassifier, TransformerRegressor
-from sknn._bag_of_words import fit_bag_of_words
+from sknn._bag_of_words import C_GRID, fit_bag_of_words
 from sknn._data import TensorData
 from sknn.modules.rnn import with_mask
 from sknn.modules.text import BagOfWords
@@ -195,3 +195,16 @@ def test_network_dropped_when_it_does_not_lower_the_validation_loss():
                                expected[2:].numpy(), rtol=1e-6)
     plain = make_pipeline(TextSequencer(), RNNClassifier(max_iter=1, early_stopping=False))
     assert plain.fit(texts, labels)[-1].bag_of_words_only_ is False
+
+
+def test_auto_c_is_picked_by_cross_validation_on_the_training_rows():
+    texts, labels = _documents(150, seed=3)
+    model = make_pipeline(TextSequencer(), RNNClassifier(max_iter=1, early_stopping=False,
+                                                         random_state=0))
+    clean = model.fit(texts, labels)[-1].bag_of_words_C_
+    noise = np.random.default_rng(0).integers(0, 3, len(labels))
+    noisy = model.fit(texts, noise)[-1].bag_of_words_C_
+    assert {clean, noisy} <= set(C_GRID)
+    assert noisy == min(C_GRID) < clean  # no signal: the strongest penalty
+    fixed = make_pipeline(TextSequencer(), RNNClassifier(bag_of_words_C=3.0, max_iter=1))
+    assert fixed.fit(texts, labels)[-1].bag_of_words_C_ == 3.0

@@ -25,6 +25,7 @@ CHUNK_VALUES = 2**22
 MAX_LBFGS_ITERATIONS = 200
 # bag_of_words_C='auto': the candidates, and the folds of the training rows.
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
+DEFAULT_C = 10.0
 CV_FOLDS = 3
 
 
@@ -84,7 +85,9 @@ def _take(tensor: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | Non
 def _cross_validated_C(bag, net, X, y, weight, offsets) -> float:
     """The C of ``C_GRID`` with the lowest mean held-out loss over fixed folds."""
     order = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(0))
-    folds = torch.tensor_split(order.to(X.device), CV_FOLDS)
+    folds = [f for f in torch.tensor_split(order.to(X.device), CV_FOLDS) if len(f)]
+    if len(folds) < 2:
+        return DEFAULT_C  # one training row: nothing to hold out
     losses = []
     for C in C_GRID:
         loss = 0.0

@@ -200,8 +200,11 @@ def test_sinusoidal_positions_take_longer_series_learned_ones_refuse(series):
 def test_auto_patch_size_caps_the_number_of_tokens():
     X = np.random.RandomState(0).randn(20, 1, 150).astype(np.float32)
     clf = _make(max_iter=1).fit(X, np.arange(20) % 2)
-    assert clf.net_.module_.tokenizer.patch_size == 3
-    assert clf.net_.module_.tokenizer.n_positions == 50
+    assert clf.net_.module_.tokenizer.patch_size == 5  # at most 32 tokens
+    assert clf.net_.module_.tokenizer.n_positions == 30
+    assert clf.net_.module_.pooling == "mean"  # 'auto' on fixed-length series
+    table = _make(max_iter=1).fit(X[:, 0, :5], np.arange(20) % 2)
+    assert table.net_.module_.pooling == "cls"
 
 
 # -- pinned errors ------------------------------------------------------------------------
@@ -526,3 +529,31 @@ def test_masked_models_do_not_export(function):
             "sequence length) does not support. Export is available for Transformers "
             "fitted on tables or fixed-length series; predict with sknn for these.")):
         getattr(export, function)(clf)
+
+
+def test_conv_stem_tokens_see_the_steps_around_their_patch():
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 20)
+    nudged = x.clone()
+    nudged[0, :, 10] += 1.0  # first step of the third patch of 5
+    for stem, changed in [("linear", False), ("conv", True)]:
+        tokenizer = PatchTokenizer(2, 20, d_token=8, patch_size=5, stem=stem)
+        with torch.no_grad():
+            before, after = tokenizer(x), tokenizer(nudged)
+        # The second patch (steps 5-9) sees step 10 only through the convolution.
+        assert bool((before[0, 1] != after[0, 1]).any()) is changed
+        assert bool((before[0, 2] != after[0, 2]).any())
+    with pytest.raises(ValueError, match="stem must be one of"):
+        PatchTokenizer(2, 20, d_token=8, stem="rnn")
+
+
+def test_stem_parameter_builds_the_tokenizer():
+    X = np.random.RandomState(0).randn(30, 1, 12)
+    y = np.arange(30) % 2
+    for stem in ("conv", "linear"):
+        model = TransformerClassifier(stem=stem, d_token=8, n_blocks=1, n_heads=2,
+                                      max_iter=1).fit(X, y)
+        projection = model.net_.module_.tokenizer.projection
+        assert isinstance(projection, torch.nn.Sequential) is (stem == "conv")
+    with pytest.raises(InvalidParameterError, match="'stem' parameter"):
+        TransformerClassifier(stem="rnn").fit(X, y)

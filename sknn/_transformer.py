@@ -361,8 +361,8 @@ _ARCHITECTURE_DOC = """
     pooling : {'auto', 'cls', 'mean'}, default='auto'
         What the head reads: a learned [CLS] token (the last block computes it
         alone) or the mean of the output tokens. 'auto': the mean for
-        fixed-length series (on GunPoint 0.96 against 0.94 for [CLS], 3
-        seeds), [CLS] for tables, token ids and sequences of different
+        fixed-length series (on GunPoint 0.96 against 0.94 for [CLS] in a
+        3-seed sweep), [CLS] for tables, token ids and sequences of different
         lengths.
     patch_size : int or 'auto', default='auto'
         Series and token ids: steps per token, projected linearly (all
@@ -384,8 +384,8 @@ _ARCHITECTURE_DOC = """
         filters, GELU) over the series before cutting it into patches, so that
         each token also sees the steps around its patch; 'linear' projects
         each patch's steps alone (PatchTST, ViT). On GunPoint's 50 training
-        series 'conv' raised the test accuracy from 0.78 to 0.92 (3 seeds,
-        ``benchmarks/RESULTS.md``). Sequences of different lengths use
+        series 'conv' with mean pooling raised the test accuracy from 0.78 to
+        0.88 (``benchmarks/RESULTS.md``). Sequences of different lengths use
         'linear'; tables and token ids ignore it.
     max_tokens : int, default=512
         Series and token ids: the most tokens (patches) a sample may make.

@@ -182,6 +182,15 @@ BAG_OF_WORDS_CONSTRAINTS = {
     "bag_of_words_C": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
 }
 
+BAG_OF_WORDS_ATTRIBUTES_DOC = """
+    bag_of_words_C_ : float or None
+        Token ids with ``bag_of_words``: the C of the bag-of-words model
+        (``bag_of_words_C``, or the one 'auto' picked); None without it.
+    bag_of_words_only_ : bool or None
+        Token ids with ``bag_of_words``: True when the network's part did not
+        lower the validation loss and was switched off, so that the model is
+        the bag-of-words linear model alone; None without the branch."""
+
 BAG_OF_WORDS_PARAMS_DOC = """
     bag_of_words : bool, default=True
         Token ids only: add a linear model on each document's TF-IDF vector

@@ -9,6 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._bag_of_words import (
+    BAG_OF_WORDS_ATTRIBUTES_DOC,
     BAG_OF_WORDS_CONSTRAINTS,
     BAG_OF_WORDS_PARAMS_DOC,
     BagOfWordsMixin,
@@ -515,14 +516,8 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
         ``(n_channels, n_timepoints)`` of a sample (series and token ids; for
         sequences of different lengths, the longest).
     vocabulary_size_ : int
-        Token ids only: the largest id seen in ``fit`` plus one.
-    bag_of_words_C_ : float or None
-        Token ids with ``bag_of_words``: the C of the bag-of-words model
-        (``bag_of_words_C``, or the one 'auto' picked); None without it.
-    bag_of_words_only_ : bool or None
-        Token ids with ``bag_of_words``: True when the network's part did not
-        lower the validation loss and was switched off, so that the model is
-        the bag-of-words linear model alone; None without the branch.
+        Token ids only: the largest id seen in ``fit`` plus one.""" + (
+    BAG_OF_WORDS_ATTRIBUTES_DOC) + """
     input_mean_, input_scale_ : ndarray of shape (n_channels,)
         Sequences of different lengths only: the per-channel standardization.""" + (
     _SHARED_ATTRIBUTES_DOC.replace(

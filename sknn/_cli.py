@@ -32,6 +32,7 @@ MODELS = {"mlp": "MLP", "cnn": "CNN", "rnn": "RNN", "transformer": "Transformer"
 # An integer target with at most this many distinct values is a class label.
 MAX_INTEGER_CLASSES = 20
 PROG = "sknn"
+MODEL_HELP = "a model file saved by `sknn fit` (or sknn.save)"
 
 
 class CliError(Exception):
@@ -132,15 +133,16 @@ def _add_fit(commands):
         "fit", help="train a model on a table, score it, save it",
         description="Train an sknn model on DATA: detect the task, report "
         "cross-validated scores on the training rows, train with a progress bar, "
-        "report the held-out score and save the model with joblib.",
+        "report the held-out score and save the model as an sknn model file "
+        "(sknn.save: weights and plain data that load without running code).",
     )
     _add_data_arguments(parser, target_required=True)
     _add_model_arguments(parser)
     parser.add_argument("--cv", type=int, default=5, metavar="K",
                         help="folds of the cross-validation on the training rows; "
                         "0 skips it (default: 5)")
-    parser.add_argument("--output", "-o", default="model.joblib", metavar="PATH",
-                        help="where to save the trained model (default: model.joblib)")
+    parser.add_argument("--output", "-o", default="model.sknn", metavar="PATH",
+                        help="where to save the trained model (default: model.sknn)")
     parser.set_defaults(command=cmd_fit)
 
 
@@ -148,9 +150,10 @@ def _add_predict(commands):
     parser = commands.add_parser(
         "predict", help="predict with a saved model",
         description="Predict every row of DATA with a model saved by `sknn fit` and "
-        "write a CSV. Only load model files you trust: joblib files run code.",
+        "write a CSV. Model files load without running code: sknn reads them as "
+        "data and refuses pickles and joblib files.",
     )
-    parser.add_argument("model", metavar="MODEL", help="a file saved by `sknn fit`")
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     parser.add_argument("data", nargs="?", metavar="DATA",
                         help="a .csv or .parquet file with the model's feature columns "
                         "(others are ignored); without it, the built-in --dataset")
@@ -171,7 +174,7 @@ def _add_evaluate(commands):
         description="Score a model saved by `sknn fit` on DATA: accuracy, balanced "
         "accuracy and log loss for classifiers; R², RMSE and MAE for regressors.",
     )
-    parser.add_argument("model", metavar="MODEL", help="a file saved by `sknn fit`")
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     _add_data_arguments(parser, target_required=True)
     parser.set_defaults(command=cmd_evaluate)
 
@@ -339,21 +342,28 @@ def run_estimator(method, *args, **kwargs):
 
 
 def load_model(path: str):
-    """Load a model saved by ``sknn fit``, or raise CliError."""
-    import joblib
+    """Load a model saved by ``sknn fit`` (:func:`sknn.load`), or raise CliError.
+
+    Loading never runs code from the file: a pickle or joblib file is refused.
+    """
     from sklearn.base import is_classifier, is_regressor
+
+    import sknn
 
     if not Path(path).is_file():
         raise CliError(f"no such file: {path}")
     try:
-        model = joblib.load(path)
-    except Exception as error:  # unpickling a stranger's file raises anything
-        raise CliError(f"{path} is not a model saved by `sknn fit` "
-                       f"({type(error).__name__}: {_one_line(error)})") from None
-    is_sknn = type(model).__module__.split(".")[0] == "sknn"
-    if not (is_sknn and (is_classifier(model) or is_regressor(model))):
-        raise CliError(f"{path} holds a {type(model).__module__}.{type(model).__name__}, "
-                       "not an sknn model saved by `sknn fit`")
+        model = sknn.load(path)
+    except ValueError as error:  # sknn.load's message names the file and the problem
+        reason = _one_line(error).removeprefix("sknn.load: ")
+        raise CliError(f"{reason} Create model files with `sknn fit` (or sknn.save)."
+                       ) from None
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {_one_line(error)}") from None
+    # sknn.load also returns sknn's transformers (TextSequencer, AutoencoderTransformer).
+    if not (is_classifier(model) or is_regressor(model)):
+        raise CliError(f"{path} holds an sknn {type(model).__name__}, not a classifier "
+                       "or regressor like those `sknn fit` saves")
     return model
 
 
@@ -386,10 +396,12 @@ def format_scores(scores: dict[str, float]) -> str:
 # -- commands -------------------------------------------------------------------------
 def cmd_fit(args):
     """``sknn fit``: cross-validate, train, score on held-out rows, save."""
-    import joblib
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
 
+    folder = Path(args.output).parent
+    if not folder.is_dir():  # say so before the training, not after
+        raise CliError(f"cannot write {args.output}: no folder {folder}")
     X, y, task, source = _labelled_data(args)
     params = parse_params(args.param)
     model = make_estimator(args.model, task, params, args.random_state)
@@ -414,7 +426,7 @@ def cmd_fit(args):
         run_estimator(model.fit, X_train, y_train)
     print(f"trained in {time.perf_counter() - start:.1f} s ({model.n_iter_} epochs)")
     print(f"held-out {format_scores(held_out_scores(model, X_test, y_test, task))}")
-    _save(model, args.output, joblib)
+    _save(model, args.output)
 
 
 def cmd_predict(args):
@@ -598,12 +610,18 @@ def _plot_curves(models: dict, path: str):
     print(f"training curves: {path}")
 
 
-def _save(model, path: str, joblib):
+def _save(model, path: str):
+    """Write ``model`` with :func:`sknn.save`, or raise CliError."""
+    from safetensors import SafetensorError
+
+    import sknn
+
     try:
-        joblib.dump(model, path)
-    except OSError as error:
+        sknn.save(model, path)
+    except (OSError, SafetensorError) as error:  # safetensors reports I/O errors itself
         raise CliError(f"cannot write {path}: {_one_line(error)}") from None
-    print(f"saved {path}  (use it with: sknn predict {path} DATA)")
+    print(f"saved {path}, which loads without running code  (use it with: "
+          f"sknn predict {path} DATA)")
 
 
 @contextlib.contextmanager

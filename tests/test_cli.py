@@ -10,6 +10,9 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from safetensors.torch import save_file
+from sklearn.exceptions import ConvergenceWarning
 
 import sknn
 from sknn import MLPClassifier
@@ -44,11 +47,21 @@ def table(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_file(table):
-    path = table.with_name("model.joblib")
+    path = table.with_name("model.sknn")
     frame = pd.read_csv(table)
     model = MLPClassifier(max_iter=1, ensemble_size=1, n_threads=1)
-    joblib.dump(model.fit(frame[["a", "b", "color"]], frame["label"]), path)
+    sknn.save(model.fit(frame[["a", "b", "color"]], frame["label"]), path)
     return path
+
+
+class CreatesFileWhenUnpickled:
+    """Unpickling it opens ``path`` for writing: proof that a pickle was loaded."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
 
 
 def error_line(capsys, argv):
@@ -64,14 +77,16 @@ def error_line(capsys, argv):
 # -- through the console script -----------------------------------------------------
 def test_fit_predict_evaluate_through_the_console_script(table, tmp_path):
     fitted = run_sknn("fit", table, "--target", "label", "--cv", 2, *FAST,
-                      "--output", "m.joblib", cwd=tmp_path)
+                      "--output", "m.sknn", cwd=tmp_path)
     assert fitted.returncode == 0, fitted.stderr
     assert "target 'label': classification, 2 classes" in fitted.stdout
     assert "cross-validated accuracy (2 folds)" in fitted.stdout
     assert "held-out accuracy" in fitted.stdout
-    assert isinstance(joblib.load(tmp_path / "m.joblib"), MLPClassifier)
+    assert ("saved m.sknn, which loads without running code  (use it with: "
+            "sknn predict m.sknn DATA)") in fitted.stdout
+    assert isinstance(sknn.load(tmp_path / "m.sknn"), MLPClassifier)
 
-    predicted = run_sknn("predict", "m.joblib", table, "--proba", "-o", "p.csv",
+    predicted = run_sknn("predict", "m.sknn", table, "--proba", "-o", "p.csv",
                          cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     predictions = pd.read_csv(tmp_path / "p.csv")
@@ -79,7 +94,7 @@ def test_fit_predict_evaluate_through_the_console_script(table, tmp_path):
     assert len(predictions) == 60
     assert set(predictions.prediction) <= {"yes", "no"}
 
-    evaluated = run_sknn("evaluate", "m.joblib", table, "--target", "label",
+    evaluated = run_sknn("evaluate", "m.sknn", table, "--target", "label",
                          cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     assert "accuracy" in evaluated.stdout and "log_loss" in evaluated.stdout
@@ -92,7 +107,8 @@ def test_fit_parquet_regression_and_predict_to_stdout(table, tmp_path):
     assert fitted.returncode == 0, fitted.stderr
     assert "target 'amount': regression" in fitted.stdout
     assert "held-out R2" in fitted.stdout and "cross-validated" not in fitted.stdout
-    predicted = run_sknn("predict", "model.joblib", "table.parquet", cwd=tmp_path)
+    assert (tmp_path / "model.sknn").is_file()  # the default --output
+    predicted = run_sknn("predict", "model.sknn", "table.parquet", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     assert predicted.stdout.splitlines()[0] == "prediction"
     assert len(predicted.stdout.splitlines()) == 61
@@ -122,6 +138,17 @@ def test_help_through_python_m(tmp_path):
     assert result.returncode == 0
     for option in ("--target", "--model", "--task", "--param", "--cv", "--output"):
         assert option in result.stdout
+    assert "(default: model.sknn)" in result.stdout
+
+
+def test_model_help_says_files_load_without_running_code():
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert ("Model files load without running code: sknn reads them as data and "
+            "refuses pickles and joblib files.") in commands["predict"].description
+    assert "that load without running code" in commands["fit"].description
+    for name in ("predict", "evaluate"):
+        model = next(a for a in commands[name]._actions if a.dest == "model")
+        assert model.help == "a model file saved by `sknn fit` (or sknn.save)"
 
 
 # -- in-process ---------------------------------------------------------------------
@@ -151,9 +178,15 @@ def test_every_option_of_every_command_has_help():
      "--task regression needs a numeric target; 'label' holds"),
     (["fit", "{folder}/notes.txt", "--target", "y"],
      "cannot read {folder}/notes.txt: expected a .csv or .parquet file"),
-    (["predict", "{table}", "{table}"], "{table} is not a model saved by `sknn fit`"),
-    (["predict", "{folder}/dict.joblib"],
-     "{folder}/dict.joblib holds a builtins.dict, not an sknn model"),
+    (["predict", "{table}", "{table}"],
+     "sknn: error: {table} is not an sknn model file (Error while deserializing header"),
+    (["evaluate", "{folder}/dict.joblib"],
+     "sknn: error: {folder}/dict.joblib is not an sknn model file ("),
+    (["predict", "{folder}/plain.safetensors"],
+     "sknn: error: {folder}/plain.safetensors is a safetensors file but not one written "
+     "by sknn (its metadata lacks sknn's description of the model). Create model files "
+     "with `sknn fit` (or sknn.save)."),
+    (["predict", "{folder}/missing.sknn"], "sknn: error: no such file: {folder}/missing.sknn"),
     (["predict", "{model}", "{folder}/partial.csv"],
      "{folder}/partial.csv lacks column(s) the model was trained on: color"),
     (["predict", "{model}", "--proba", "--dataset", "diabetes"],
@@ -163,6 +196,7 @@ def test_errors_are_one_pinned_line(capsys, table, model_file, argv, message):
     folder = table.parent
     (folder / "notes.txt").write_text("not a table")
     joblib.dump({"weights": 1}, folder / "dict.joblib")
+    save_file({"weights": torch.zeros(2)}, folder / "plain.safetensors")
     pd.read_csv(table)[["a", "b"]].to_csv(folder / "partial.csv", index=False)
     names = {"table": table, "folder": folder, "model": model_file}
     err = error_line(capsys, [arg.format(**names) for arg in argv])
@@ -173,9 +207,69 @@ def test_proba_of_a_regressor_is_an_error(capsys, tmp_path):
     from sknn import MLPRegressor
 
     model = MLPRegressor(max_iter=1, ensemble_size=1, n_threads=1)
-    joblib.dump(model.fit(np.zeros((4, 2)), np.arange(4.0)), tmp_path / "r.joblib")
-    err = error_line(capsys, ["predict", tmp_path / "r.joblib", "--proba"])
+    sknn.save(model.fit(np.zeros((4, 2)), np.arange(4.0)), tmp_path / "r.sknn")
+    err = error_line(capsys, ["predict", tmp_path / "r.sknn", "--proba"])
     assert "--proba needs a classifier" in err
+
+
+def test_a_joblib_model_is_refused_without_being_unpickled(capsys, tmp_path):
+    marker = tmp_path / "unpickled"
+    joblib.dump(CreatesFileWhenUnpickled(marker), tmp_path / "model.joblib")
+    err = error_line(capsys, ["predict", tmp_path / "model.joblib"])
+    # Between the two: safetensors' own words on the header it could not read.
+    assert err.startswith(f"sknn: error: {tmp_path}/model.joblib is not an sknn model "
+                          "file (Error while deserializing header: ")
+    assert err.endswith(
+        "). sknn reads only the safetensors files that sknn.save writes and never "
+        "unpickles; a pickle or joblib file must be loaded with joblib, and only from a "
+        "trusted source. Create model files with `sknn fit` (or sknn.save)."
+    )
+    assert not marker.exists()
+    joblib.load(tmp_path / "model.joblib").close()  # the file would have run code
+    assert marker.exists()
+
+
+def test_sknn_transformers_are_not_models_of_the_command_line(capsys, tmp_path):
+    from sknn.text import TextSequencer
+
+    sknn.save(TextSequencer().fit(["a b", "b c"]), tmp_path / "sequencer.sknn")
+    err = error_line(capsys, ["predict", tmp_path / "sequencer.sknn"])
+    assert err == (f"sknn: error: {tmp_path}/sequencer.sknn holds an sknn TextSequencer, "
+                   "not a classifier or regressor like those `sknn fit` saves")
+    autoencoder = sknn.AutoencoderTransformer(max_iter=1, n_threads=1)
+    with pytest.warns(ConvergenceWarning):
+        autoencoder.fit(np.random.default_rng(0).normal(size=(10, 3)))
+    sknn.save(autoencoder, tmp_path / "autoencoder.sknn")
+    err = error_line(capsys, ["evaluate", tmp_path / "autoencoder.sknn"])
+    assert "autoencoder.sknn holds an sknn AutoencoderTransformer, not a classifier" in err
+
+
+def test_unreadable_model_file_is_one_line(capsys, tmp_path, monkeypatch):
+    def refuse(path):
+        raise PermissionError(13, "Permission denied")
+
+    (tmp_path / "m.sknn").write_bytes(b"")
+    monkeypatch.setattr(sknn, "load", refuse)  # root reads any file: simulate it
+    err = error_line(capsys, ["predict", tmp_path / "m.sknn"])
+    assert err == f"sknn: error: cannot read {tmp_path}/m.sknn: [Errno 13] Permission denied"
+
+
+def test_output_in_a_missing_folder_is_refused_before_training(capsys, table, tmp_path):
+    status = main(["fit", str(table), "--target", "label",
+                   "--output", str(tmp_path / "no" / "m.sknn")])
+    printed = capsys.readouterr()
+    assert status == 1
+    assert printed.err == (f"sknn: error: cannot write {tmp_path}/no/m.sknn: no folder "
+                           f"{tmp_path}/no\n")
+    assert printed.out == ""  # not even the data was read
+
+
+def test_unwritable_output_is_one_line(capsys, table, tmp_path):
+    err = error_line(capsys, ["fit", table, "--target", "label", "--cv", "0", *FAST,
+                              "--param", "verbose=0", "--output", tmp_path])
+    assert err.startswith(f"sknn: error: cannot write {tmp_path}: [Errno 21] Is a "
+                          "directory")
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind
 
 
 def test_parquet_without_pyarrow_says_how_to_get_it(capsys, table, monkeypatch):

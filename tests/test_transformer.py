@@ -207,6 +207,18 @@ def test_auto_patch_size_caps_the_number_of_tokens():
     assert table.net_.module_.pooling == "cls"
 
 
+def test_auto_depth_is_one_block_for_fixed_length_series_only():
+    rng = np.random.RandomState(0)
+    y = np.arange(20) % 2
+    series = rng.randn(20, 1, 30).astype(np.float32)
+    lists = [rng.randn(1, 10 + i % 5).astype(np.float32) for i in range(20)]
+    depths = {kind: len(_make(n_blocks="auto", max_iter=1).fit(X, y).net_.module_.blocks)
+              for kind, X in [("series", series), ("table", series[:, 0, :5]),
+                              ("lists", lists)]}
+    assert depths == {"series": 1, "table": 3, "lists": 3}
+    assert len(_make(n_blocks=2, max_iter=1).fit(series, y).net_.module_.blocks) == 2
+
+
 # -- pinned errors ------------------------------------------------------------------------
 def test_n_heads_must_divide_d_token(frame):
     X, y = frame

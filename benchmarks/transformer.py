@@ -12,6 +12,13 @@ Run from the project root, for example::
     python benchmarks/transformer.py --datasets california --seeds 1 \\
         --params '{"d_token": 32}'
 
+``--variants`` compares settings in one run, interleaved seed by seed (each
+JSON is applied on top of ``--params``). On a GPU, bfloat16 autocast against
+float32::
+
+    python benchmarks/transformer.py --datasets adult california --threads 8 \\
+        --params '{"device": "cuda"}' --variants '{}' '{"autocast": "bfloat16"}'
+
 Torch runs with ``--threads`` threads (default 1: the benchmark machine is a
 shared 2-core CPU). Fit times are wall-clock; the process CPU time beside them
 is what a fit costs when the machine is not loaded by other jobs.
@@ -91,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--params", default="{}",
                         help="JSON of estimator parameters to override the defaults")
+    parser.add_argument("--variants", nargs="+", default=["{}"], metavar="JSON",
+                        help="settings compared in the same run, each on top of --params")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
 
@@ -98,27 +107,30 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     params = json.loads(args.params)
+    variants = [json.loads(v) for v in args.variants]
     results = {}
     for dataset in args.datasets:
         for seed, data in runs(dataset, range(args.seeds)):
-            score, seconds, cpu, epochs = evaluate(dataset, data, seed, args.threads,
-                                                   params)
-            results.setdefault(dataset, []).append((score, seconds, cpu))
-            print(f"{dataset:<17}seed {seed}: score {score:.4f} fit {seconds:7.1f}s "
-                  f"(CPU {cpu:.1f}s, {epochs} epochs)", flush=True)
+            for variant in variants:
+                score, seconds, cpu, epochs = evaluate(dataset, data, seed, args.threads,
+                                                       {**params, **variant})
+                label = json.dumps(variant) if len(variants) > 1 else ""
+                results.setdefault((dataset, label), []).append((score, seconds, cpu))
+                print(f"{dataset:<17}{label} seed {seed}: score {score:.4f} fit "
+                      f"{seconds:7.1f}s (CPU {cpu:.1f}s, {epochs} epochs)", flush=True)
     print_table(results, args.markdown)
 
 
 def print_table(results, markdown):
-    header = ["dataset", "metric", "mean ± std", "seeds", "median fit s", "max fit s",
-              "median fit CPU s"]
+    header = ["dataset", "variant", "metric", "mean ± std", "seeds", "median fit s",
+              "max fit s", "median fit CPU s"]
     rows = []
-    for dataset, runs in results.items():
+    for (dataset, variant), runs in results.items():
         scores = np.array([s for s, _, _ in runs])
         seconds = [t for _, t, _ in runs]
         metric = "RMSE" if TASKS.get(dataset) == "regression" else "accuracy"
         spread = scores.std(ddof=1) if len(scores) > 1 else 0.0
-        rows.append([dataset, metric, f"{scores.mean():.4f} ± {spread:.4f}",
+        rows.append([dataset, variant or "-", metric, f"{scores.mean():.4f} ± {spread:.4f}",
                      str(len(scores)), f"{np.median(seconds):.1f}", f"{max(seconds):.1f}",
                      f"{np.median([c for _, _, c in runs]):.1f}"])
     if markdown:

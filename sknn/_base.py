@@ -329,6 +329,7 @@ class BaseNeuralEstimator(BaseEstimator):
             device=str(device),
             validation_score=task.validation_score,
             generator=torch.Generator().manual_seed(seed),
+            autocast_dtype=self._autocast_dtype(),
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
             optimizer__weight_decay=self.alpha,
         )
@@ -476,6 +477,10 @@ class BaseNeuralEstimator(BaseEstimator):
             exact = X.dtype == np.float64 and small and device.type == "cpu"
             return torch.float64 if exact else torch.float32
         return getattr(torch, self.dtype)
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        """The dtype of mixed-precision forward passes; None: the weights' own."""
+        return None
 
     def _resolve_device(self) -> torch.device:
         return resolve_device(self.device, type(self).__name__)

@@ -56,15 +56,20 @@ class SknnNet(NeuralNet):
         Most rows per forward pass at prediction time; fewer when rows are
         large (images, long series), so that one batch holds at most
         ``PREDICT_BATCH_VALUES`` input values.
+    autocast_dtype : torch.dtype or None
+        Run every forward pass of the module under :func:`torch.autocast` with
+        this dtype (mixed precision); the outputs, the loss, the weights and
+        the optimizer stay in the module's dtype.
     """
 
     def __init__(self, *args, validation_score=None, clip_grad_norm=None,
-                 generator=None, predict_batch_size=8192, **kwargs):
+                 generator=None, predict_batch_size=8192, autocast_dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.validation_score = validation_score
         self.clip_grad_norm = clip_grad_norm
         self.generator = generator
         self.predict_batch_size = predict_batch_size
+        self.autocast_dtype = autocast_dtype
         self._parallel = None  # a DataParallelTraining while fit_loop runs in a group
 
     @property
@@ -147,7 +152,7 @@ class SknnNet(NeuralNet):
             (X, y, weight), scale = self._parallel.share(batch)
             module = self._parallel.module
         self.optimizer_.zero_grad(set_to_none=True)
-        y_pred = module(X)
+        y_pred = self.forward_pass(module, X)
         loss = self.get_loss(y_pred, y, X=X, training=True, weight=weight)
         if scale != 1.0:
             # This process's part of the batch's mean loss; an empty share
@@ -167,7 +172,7 @@ class SknnNet(NeuralNet):
 
     def validation_step(self, batch, **fit_params):
         X, y, weight = batch
-        y_pred = self.module_(X)
+        y_pred = self.forward_pass(self.module_, X)
         loss = self.get_loss(y_pred, y, X=X, training=False, weight=weight)
         return {"loss": loss, "y_pred": y_pred}
 
@@ -260,8 +265,16 @@ class SknnNet(NeuralNet):
         outputs = []
         with torch.inference_mode():
             for X, _, _ in self.get_iterator(data, training=False):
-                outputs.append(self.module_(X))
+                outputs.append(self.forward_pass(self.module_, X))
         return torch.cat(outputs).cpu()
+
+    def forward_pass(self, module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
+        """``module(X)``, under autocast when ``autocast_dtype`` asks for it."""
+        if self.autocast_dtype is None:
+            return module(X)
+        with torch.autocast(device_type=X.device.type, dtype=self.autocast_dtype):
+            outputs = module(X)
+        return outputs.to(self.module_dtype())
 
 
 def _mean_loss(losses: list[torch.Tensor], batch_rows: list[int]) -> float:

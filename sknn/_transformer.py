@@ -89,6 +89,7 @@ _TRANSFORMER_CONSTRAINTS = {
     "positional_encoding": [StrOptions({"auto", *POSITIONAL_ENCODINGS})],
     "stem": [StrOptions(set(STEMS))],
     "max_tokens": [Interval(Integral, 1, None, closed="left")],
+    "autocast": [None, StrOptions({"bfloat16"})],
     "input_shape": [None, tuple, list],
     "input_kind": [StrOptions(set(INPUT_KINDS))],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -339,6 +340,19 @@ class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenc
             return self.pooling
         return "mean" if self._fixed_series() else "cls"
 
+    def _autocast_dtype(self) -> torch.dtype | None:
+        return None if self.autocast is None else getattr(torch, self.autocast)
+
+    def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
+        if self.autocast is None:
+            return super()._compute_dtype(X, device)
+        if self.dtype == "float64":
+            raise ValueError(
+                f"{type(self).__name__}: autocast={self.autocast!r} runs on float32 "
+                "weights; got dtype='float64'. Use dtype='float32' or 'auto'."
+            )
+        return torch.float32
+
     def _n_blocks(self) -> int:
         if self.n_blocks != "auto":
             return self.n_blocks
@@ -481,7 +495,15 @@ _RUN_DOC = _param_entries([
         bins (tables), per-channel standardization, patches and positions
         (sequences of different lengths) or vocabulary size (token ids) are
         reused as they are.""") + _param_entries(
-    ["callbacks", "dtype"])
+    ["callbacks", "dtype"]) + """
+    autocast : {None, 'bfloat16'}, default=None
+        Mixed precision: run the network's forward passes (training and
+        prediction) under :func:`torch.autocast` in bfloat16, so that the
+        matrix products use the tensor cores of recent GPUs (or a CPU's
+        bfloat16 units); the weights, the optimizer, the outputs and the loss
+        stay in float32. ``dtype='auto'`` then means float32; 'float64' is
+        refused. The bfloat16 rounding makes predictions differ slightly
+        from a float32 fit's."""
 
 _DATA_DOC = """
     X is one of (see ``input_kind``):
@@ -640,6 +662,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        autocast=None,
     ):
         self.n_blocks = n_blocks
         self.d_token = d_token
@@ -681,6 +704,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.autocast = autocast
 
 
 class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeuralRegressor):
@@ -773,6 +797,7 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        autocast=None,
     ):
         self.n_blocks = n_blocks
         self.d_token = d_token
@@ -813,3 +838,4 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.autocast = autocast

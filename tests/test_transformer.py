@@ -219,7 +219,32 @@ def test_auto_depth_is_one_block_for_fixed_length_series_only():
     assert len(_make(n_blocks=2, max_iter=1).fit(series, y).net_.module_.blocks) == 2
 
 
+def test_bfloat16_autocast_runs_the_products_in_bfloat16(frame):
+    X, y = frame
+    seen = []
+    model = _make(autocast="bfloat16", dtype="auto", max_iter=2).fit(X, y)
+    linear = model.net_.module_.blocks[0].qkv
+    linear.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    proba = model.predict_proba(X)
+    assert seen and set(seen) == {torch.bfloat16}
+    assert proba.dtype == np.float32 and np.allclose(proba.sum(axis=1), 1)  # float32 weights
+    assert {p.dtype for p in model.net_.module_.parameters()} == {torch.float32}
+    seen.clear()
+    model.set_params(warm_start=True, max_iter=1).fit(X, y)  # training too
+    assert seen and set(seen) == {torch.bfloat16}
+    plain = _make(max_iter=2, dtype="float32").fit(X, y)
+    np.testing.assert_allclose(proba, plain.predict_proba(X), atol=0.05)
+
+
 # -- pinned errors ------------------------------------------------------------------------
+def test_autocast_refuses_float64_weights(frame):
+    X, y = frame
+    with pytest.raises(ValueError, match=re.escape(
+            "TransformerClassifier: autocast='bfloat16' runs on float32 weights; got "
+            "dtype='float64'. Use dtype='float32' or 'auto'.")):
+        _make(autocast="bfloat16", dtype="float64").fit(X, y)
+
+
 def test_n_heads_must_divide_d_token(frame):
     X, y = frame
     with pytest.raises(ValueError, match=r"TransformerClassifier: n_heads must divide "

@@ -450,12 +450,14 @@ _TABULAR_DOC = """
         Tables: scaling of numeric (and boolean and datetime) columns, fitted
         with the sample weights. Missing values are imputed after scaling and
         flagged by an indicator column, which gets its own token.
-    numeric_embedding : {'auto', 'piecewise_linear', 'periodic'} or None, default=None
+    numeric_embedding : {'auto', 'piecewise_linear', 'periodic'} or None, default='auto'
         Tables: tokens of numeric columns. None: FT-Transformer's per-feature
         linear projection ``x_j * W_j + b_j``; 'piecewise_linear' or
         'periodic': the tabular layer's numeric embeddings (Gorishniy et al.
         2022) at width ``d_token``; 'auto': piecewise-linear for dense tables
-        of at most 100 numeric columns."""
+        of at most 100 numeric columns (as the MLPs), which lowered the
+        California RMSE from 0.464 to 0.456 and raised the Adult accuracy
+        from 0.860 to 0.865 (benchmarks/RESULTS.md)."""
 
 _TRAINING_DOC = """
     alpha : float, default=1e-5
@@ -640,7 +642,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         input_kind="auto",
         categorical_features="from_dtype",
         numeric_transform="quantile",
-        numeric_embedding=None,
+        numeric_embedding="auto",
         alpha=1e-5,
         solver="adamw",
         learning_rate_init=1e-3,
@@ -776,7 +778,7 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         input_kind="auto",
         categorical_features="from_dtype",
         numeric_transform="quantile",
-        numeric_embedding=None,
+        numeric_embedding="auto",
         alpha=1e-5,
         solver="adamw",
         learning_rate_init=1e-3,

@@ -4,6 +4,7 @@ and pinned errors."""
 
 import pickle
 import re
+from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 import torch
 from helpers import restored_epoch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -205,6 +207,19 @@ def test_auto_patch_size_caps_the_number_of_tokens():
     assert clf.net_.module_.pooling == "mean"  # 'auto' on fixed-length series
     table = _make(max_iter=1).fit(X[:, 0, :5], np.arange(20) % 2)
     assert table.net_.module_.pooling == "cls"
+
+
+@pytest.mark.parametrize("schedule, epochs", [("warmup_cosine", 60), ("onecycle", 60),
+                                              ("constant", 52)])
+def test_without_held_out_data_a_decaying_schedule_ends_training(schedule, epochs):
+    X = np.random.RandomState(0).randn(20, 1, 8).astype(np.float32)
+    # A rate too small to lower the training loss by tol: it stalls from the start.
+    model = _make(learning_rate=schedule, learning_rate_init=1e-12, max_iter=60,
+                  early_stopping="auto", batch_size=20, attention_dropout=0.0,
+                  ffn_dropout=0.0)
+    with pytest.warns(ConvergenceWarning) if epochs == 60 else nullcontext():
+        model.fit(X, np.arange(20) % 2)
+    assert model.n_iter_ == epochs  # constant: 50 stalled epochs after the first
 
 
 def test_auto_depth_is_one_block_for_fixed_length_series_only():

@@ -461,7 +461,7 @@ _TABULAR_DOC = """
         2022) at width ``d_token``; 'auto': piecewise-linear for dense tables
         of at most 100 numeric columns (as the MLPs), which lowered the
         California RMSE from 0.464 to 0.456 and raised the Adult accuracy
-        from 0.860 to 0.865 (benchmarks/RESULTS.md)."""
+        from 0.860 to 0.863 (benchmarks/RESULTS.md)."""
 
 _TRAINING_DOC = """
     alpha : float, default=1e-5

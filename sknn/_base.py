@@ -13,6 +13,7 @@ import contextlib
 import copy
 import gc
 import math
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -52,6 +53,8 @@ AUTO_FLOAT64_MAX_VALUES = 10_000
 # informative (scikit-learn's estimator checks use smaller data and stop on the
 # training loss, as scikit-learn's MLP).
 AUTO_EARLY_STOPPING_MIN_SAMPLES = 1_000
+# A patience that never stops training (a decaying learning-rate schedule ends it).
+NEVER = sys.maxsize
 # n_iter_no_change='auto': epochs without improvement before stopping, on a
 # held-out score (20: benchmarks/RESULTS.md, tabular section; 10 stopped
 # tabular nets before their best epoch) and on the training loss (scikit-learn's 10).
@@ -235,6 +238,8 @@ class BaseNeuralEstimator(BaseEstimator):
         weight_tensor = self._normalized_weights(weights, train_idx)
 
         dtype = self.net_.module_dtype() if continuing else self._compute_dtype(X, device)
+        if continuing:
+            self._check_continued_autocast(dtype)
         X_data = as_tensor(X, device, dtype)
         y_data = y_encoded.to(device, dtype if y_encoded.is_floating_point() else None)
         w_data = None if weight_tensor is None else weight_tensor.to(device, dtype)
@@ -251,6 +256,7 @@ class BaseNeuralEstimator(BaseEstimator):
                     if continuing:
                         net = self.net_
                         net.generator.manual_seed(seed)
+                        net.autocast_dtype = self._autocast_dtype()
                     else:
                         net = self._make_net(X.shape[1], task, device, dtype, seed,
                                              batch_size, n_train=len(fit_data.train),
@@ -280,7 +286,7 @@ class BaseNeuralEstimator(BaseEstimator):
         self.task_ = task
         self.net_ = net
         self._set_fitted_attributes(net, validation=valid_idx is not None)
-        self._warn_after_training(net, incremental)
+        self._warn_after_training(net, incremental, validation=valid_idx is not None)
         return self
 
     def _halve_batch_after_out_of_memory(self, batch_size: int) -> int:
@@ -373,7 +379,7 @@ class BaseNeuralEstimator(BaseEstimator):
         if isinstance(self.task_, ClassificationTask):
             self.classes_ = self.task_.classes
 
-    def _warn_after_training(self, net, incremental):
+    def _warn_after_training(self, net, incremental, validation):
         name = type(self).__name__
         if net.interrupted_:
             warnings.warn(
@@ -382,7 +388,9 @@ class BaseNeuralEstimator(BaseEstimator):
                 "far (the best validation epoch's when early stopping).",
                 UserWarning, stacklevel=6,
             )
-        elif not incremental and not net.stop_training_:
+        elif (not incremental and not net.stop_training_
+              and self._patience(validation) != NEVER):
+            # NEVER: the learning-rate schedule, by design, ends training.
             warnings.warn(
                 f"{name}: stochastic optimizer reached max_iter={self.max_iter} "
                 "epochs and the optimization hasn't converged yet.",
@@ -481,6 +489,17 @@ class BaseNeuralEstimator(BaseEstimator):
     def _autocast_dtype(self) -> torch.dtype | None:
         """The dtype of mixed-precision forward passes; None: the weights' own."""
         return None
+
+    def _check_continued_autocast(self, dtype: torch.dtype) -> None:
+        """Autocast needs float32 weights, also in the network a warm start continues."""
+        autocast = self._autocast_dtype()
+        if autocast is not None and dtype == torch.float64:
+            raise ValueError(
+                f"{type(self).__name__}: autocast={str(autocast).removeprefix('torch.')!r} "
+                "runs on float32 weights; the network that warm_start continues has "
+                "float64 weights. Fit with warm_start=False (or dtype='float32' from "
+                "the start)."
+            )
 
     def _resolve_device(self) -> torch.device:
         return resolve_device(self.device, type(self).__name__)

@@ -71,5 +71,8 @@ class BagOfWords(nn.Module):
         return weighted / weighted.norm(dim=1, keepdim=True).clamp(min=1e-12)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(self.tfidf(x), self.weight.to(x.dtype),
-                                          self.bias.to(x.dtype))
+        # Outside any autocast: the fitted linear model runs in the precision it
+        # was fitted in (L-BFGS, float32 or float64), also in mixed-precision nets.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return torch.nn.functional.linear(self.tfidf(x), self.weight.to(x.dtype),
+                                              self.bias.to(x.dtype))

@@ -283,6 +283,18 @@ def test_warm_start_follows_autocast_and_refuses_float64_weights(frame):
         exact.set_params(autocast="bfloat16", warm_start=True).fit(X, y)
 
 
+def test_regressor_and_series_under_autocast(series):
+    X, y = series
+    target = X[:, 0].mean(axis=1)
+    reg = _make(TransformerRegressor, autocast="bfloat16", max_iter=5).fit(X, target)
+    assert reg.net_.autocast_dtype is torch.bfloat16
+    prediction = reg.predict(X)
+    assert np.isfinite(prediction).all()
+    assert {p.dtype for p in reg.net_.module_.parameters()} == {torch.float32}
+    plain = _make(TransformerRegressor, max_iter=5, dtype="float32").fit(X, target)
+    np.testing.assert_allclose(prediction, plain.predict(X), atol=0.1)
+
+
 def test_autocast_keeps_the_bag_of_words_in_full_precision():
     texts = [f"{w} film plot {w} scene" for w in ["good", "bad"] * 30]
     labels = np.arange(60) % 2

@@ -238,8 +238,7 @@ class BaseNeuralEstimator(BaseEstimator):
         weight_tensor = self._normalized_weights(weights, train_idx)
 
         dtype = self.net_.module_dtype() if continuing else self._compute_dtype(X, device)
-        if continuing:
-            self._check_continued_autocast(dtype)
+        self._check_autocast(dtype, continuing)
         X_data = as_tensor(X, device, dtype)
         y_data = y_encoded.to(device, dtype if y_encoded.is_floating_point() else None)
         w_data = None if weight_tensor is None else weight_tensor.to(device, dtype)
@@ -480,6 +479,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
         """Floating-point type of the weights and data (see the ``dtype`` parameter)."""
+        if self.dtype == "auto" and self._autocast_dtype() is not None:
+            return torch.float32  # mixed precision runs on float32 weights
         if self.dtype == "auto":
             small = math.prod(X.shape) <= AUTO_FLOAT64_MAX_VALUES
             exact = X.dtype == np.float64 and small and device.type == "cpu"
@@ -490,16 +491,22 @@ class BaseNeuralEstimator(BaseEstimator):
         """The dtype of mixed-precision forward passes; None: the weights' own."""
         return None
 
-    def _check_continued_autocast(self, dtype: torch.dtype) -> None:
+    def _check_autocast(self, dtype: torch.dtype, continuing: bool) -> None:
         """Autocast needs float32 weights, also in the network a warm start continues."""
         autocast = self._autocast_dtype()
-        if autocast is not None and dtype == torch.float64:
+        if autocast is None or dtype != torch.float64:
+            return
+        setting = f"autocast={str(autocast).removeprefix('torch.')!r}"
+        if continuing:
             raise ValueError(
-                f"{type(self).__name__}: autocast={str(autocast).removeprefix('torch.')!r} "
-                "runs on float32 weights; the network that warm_start continues has "
-                "float64 weights. Fit with warm_start=False (or dtype='float32' from "
-                "the start)."
+                f"{type(self).__name__}: {setting} runs on float32 weights; the network "
+                "that warm_start continues has float64 weights. Fit with "
+                "warm_start=False (or dtype='float32' from the start)."
             )
+        raise ValueError(
+            f"{type(self).__name__}: {setting} runs on float32 weights; got "
+            "dtype='float64'. Use dtype='float32' or 'auto'."
+        )
 
     def _resolve_device(self) -> torch.device:
         return resolve_device(self.device, type(self).__name__)

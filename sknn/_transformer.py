@@ -353,16 +353,6 @@ class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenc
     def _autocast_dtype(self) -> torch.dtype | None:
         return None if self.autocast is None else getattr(torch, self.autocast)
 
-    def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
-        if self.autocast is None:
-            return super()._compute_dtype(X, device)
-        if self.dtype == "float64":
-            raise ValueError(
-                f"{type(self).__name__}: autocast={self.autocast!r} runs on float32 "
-                "weights; got dtype='float64'. Use dtype='float32' or 'auto'."
-            )
-        return torch.float32
-
     def _n_blocks(self) -> int:
         if self.n_blocks != "auto":
             return self.n_blocks

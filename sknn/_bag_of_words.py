@@ -5,7 +5,9 @@ It is fitted here, on the training rows only (never the early-stopping
 validation rows), as a logistic regression (classifiers) or ridge regression
 (regressors) with scikit-learn's ``C``: the estimator's own loss and sample
 weights, plus ``||W||^2 / (2 C n)``, minimized by full-batch L-BFGS. The
-network then trains with the fitted branch fixed, and learns what it leaves.
+network then trains with the fitted branch fixed, and learns what it leaves;
+after training, its part is weighed on the validation rows (0 to 1) and the
+branch is refitted on every row.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ MAX_LBFGS_ITERATIONS = 200
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 DEFAULT_C = 10.0
 CV_FOLDS = 3
+# The candidate weights of the network's part next to the fitted branch.
+NETWORK_WEIGHTS = tuple(step / 20 for step in range(21))
 
 
 def _chunks(n_rows: int, vocabulary_size: int):
@@ -147,7 +151,7 @@ def _solve(bag, net, X, y, weight, C: float, offsets):
 
 
 def _output_layer(module: nn.Module) -> nn.Linear:
-    """The network's last linear layer (its head's), whose zeros switch it off."""
+    """The network's last linear layer (its head's), which scales its part."""
     return [m for m in module.head.modules() if isinstance(m, nn.Linear)][-1]
 
 
@@ -161,20 +165,25 @@ def _network_outputs(net, data) -> torch.Tensor:
         module.bag = bag
 
 
-def _drop_network_if_no_better(net, bag, valid) -> bool:
-    """Zero the network's output layer unless it lowers the validation loss."""
+def _weigh_network(net, bag, valid) -> float:
+    """Scale the network's output layer by the weight with the lowest validation loss.
+
+    The weight is the one of ``NETWORK_WEIGHTS`` (0 to 1) that minimizes the
+    loss of ``bag + weight * network`` on the validation rows: a one-parameter
+    stacking of the two parts, where 0 switches the network's part off and 1
+    keeps it as trained. Ties go to the smaller weight.
+    """
     y, weight = valid.targets()
     network = _network_outputs(net, valid)
     bag_only = torch.cat([bag(X) for X, _, _ in net.get_iterator(valid, training=False)])
-    both = float(net.get_loss(network + bag_only, y, weight=weight))
-    alone = float(net.get_loss(bag_only, y, weight=weight))
-    if both < alone:
-        return False
+    losses = [float(net.get_loss(bag_only + w * network, y, weight=weight))
+              for w in NETWORK_WEIGHTS]
+    best = NETWORK_WEIGHTS[min(range(len(losses)), key=losses.__getitem__)]
     output = _output_layer(net.module_)
-    output.weight.zero_()
+    output.weight.mul_(best)
     if output.bias is not None:
-        output.bias.zero_()
-    return True
+        output.bias.mul_(best)
+    return best
 
 
 BAG_OF_WORDS_CONSTRAINTS = {
@@ -186,10 +195,15 @@ BAG_OF_WORDS_ATTRIBUTES_DOC = """
     bag_of_words_C_ : float or None
         Token ids with ``bag_of_words``: the C of the bag-of-words model
         (``bag_of_words_C``, or the one 'auto' picked); None without it.
+    network_weight_ : float or None
+        Token ids with ``bag_of_words``: the factor (0 to 1, in steps of
+        0.05) on the network's part, the one with the lowest validation loss
+        (1.0 without a validation set); None without the branch.
     bag_of_words_only_ : bool or None
-        Token ids with ``bag_of_words``: True when the network's part did not
-        lower the validation loss and was switched off, so that the model is
-        the bag-of-words linear model alone; None without the branch."""
+        Token ids with ``bag_of_words``: True when ``network_weight_`` is 0,
+        i.e. the network's part did not lower the validation loss at any
+        weight and was switched off, so that the model is the bag-of-words
+        linear model alone; None without the branch."""
 
 BAG_OF_WORDS_PARAMS_DOC = """
     bag_of_words : bool, default=True
@@ -198,10 +212,11 @@ BAG_OF_WORDS_PARAMS_DOC = """
         network's output, wide-and-deep. It is fitted first, on the training
         rows, as a logistic (classifiers) or ridge (regressors) regression,
         and stays fixed while the network trains on what it leaves. With a
-        validation set (early stopping), the network's part is kept only if
-        it lowers the validation loss (else its output layer is zeroed: see
-        ``bag_of_words_only_``), and the linear model is then refitted on all
-        rows, the network's outputs held fixed. On small corpora the linear
+        validation set (early stopping), the network's part is then weighed:
+        its output layer is scaled by the factor from 0 (switched off) to 1
+        (as trained) with the lowest validation loss (``network_weight_``),
+        and the linear model is refitted on all rows, the weighed network's
+        outputs held fixed. On small corpora the linear
         part carries most of the accuracy (``benchmarks/RESULTS.md``).
         Ignored for numeric series.
     bag_of_words_C : float or 'auto', default='auto'
@@ -229,13 +244,15 @@ class BagOfWordsMixin:
 
     def _postfit_module(self, net, fit_data) -> None:
         bag = getattr(net.module_, "bag", None)
+        self.network_weight_ = 1.0 if bag is not None else None
         self.bag_of_words_only_ = False if bag is not None else None
         if bag is None:
             self.bag_of_words_C_ = None
         if bag is None or fit_data.valid is None:
             return
         with torch.no_grad():
-            self.bag_of_words_only_ = _drop_network_if_no_better(net, bag, fit_data.valid)
+            self.network_weight_ = _weigh_network(net, bag, fit_data.valid)
+            self.bag_of_words_only_ = self.network_weight_ == 0.0
             train = fit_data.train
             every_row = TensorData(train.X, train.y, train.weight, device=train.device)
             offsets = _network_outputs(net, every_row)

@@ -7,8 +7,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 
+import sknn._bag_of_words as bag_of_words_module
 from sknn import RNNClassifier, RNNRegressor, TransformerClassifier, TransformerRegressor
-from sknn._bag_of_words import C_GRID, fit_bag_of_words
+from sknn._bag_of_words import C_GRID, NETWORK_WEIGHTS, fit_bag_of_words
 from sknn._data import TensorData
 from sknn.modules.rnn import with_mask
 from sknn.modules.text import BagOfWords
@@ -177,15 +178,14 @@ def test_onnx_of_a_token_rnn_includes_the_branch():
     np.testing.assert_allclose(got, model.predict_proba(X), atol=1e-5)
 
 
-def test_network_dropped_when_it_does_not_lower_the_validation_loss():
+def test_network_weighed_on_the_validation_rows_then_branch_refitted():
     texts, labels = _documents(400, seed=2)
     model = make_pipeline(TextSequencer(), RNNClassifier(
         max_iter=3, early_stopping=True, random_state=0))
     model.fit(texts, labels)
     estimator = model[-1]
-    assert isinstance(estimator.bag_of_words_only_, bool)
-    output = estimator.net_.module_.head
-    assert bool((output.weight == 0).all()) is estimator.bag_of_words_only_
+    assert estimator.network_weight_ in NETWORK_WEIGHTS
+    assert estimator.bag_of_words_only_ is (estimator.network_weight_ == 0.0)
     # The linear part is refitted on every row, validation rows included.
     sequencer = model[0]
     X = _token_input(texts, sequencer).float()
@@ -194,7 +194,43 @@ def test_network_dropped_when_it_does_not_lower_the_validation_loss():
     np.testing.assert_allclose(estimator.net_.module_.bag.idf[2:].numpy(),
                                expected[2:].numpy(), rtol=1e-6)
     plain = make_pipeline(TextSequencer(), RNNClassifier(max_iter=1, early_stopping=False))
-    assert plain.fit(texts, labels)[-1].bag_of_words_only_ is False
+    plain.fit(texts, labels)
+    assert plain[-1].network_weight_ == 1.0
+    assert plain[-1].bag_of_words_only_ is False
+    numeric = RNNClassifier(max_iter=1).fit(np.random.default_rng(0).normal(size=(30, 5)),
+                                            np.arange(30) % 2)
+    assert numeric.network_weight_ is None and numeric.bag_of_words_only_ is None
+
+
+@pytest.mark.parametrize("sign, expected", [(1.0, 1.0), (-1.0, 0.0), (None, "interior")])
+def test_network_weight_is_the_one_with_the_lowest_validation_loss(monkeypatch, sign,
+                                                                   expected):
+    texts, labels = _documents(200, seed=4)
+    sequencer = TextSequencer().fit(texts)
+    estimator = RNNClassifier(max_iter=1, early_stopping=False, random_state=0)
+    estimator.fit(sequencer.transform(texts), labels)
+    net, bag = estimator.net_, estimator.net_.module_.bag
+    y = torch.as_tensor(labels)
+    valid = TensorData(_token_input(texts, sequencer).float(), y)
+    right = 4.0 * torch.nn.functional.one_hot(y, 3).float()
+    if sign is None:  # right on 3 rows in 4, as confidently wrong on the rest
+        wrong = torch.arange(len(y)) % 4 == 0
+        network = torch.where(wrong[:, None], -right, right)
+    else:
+        network = sign * right
+    monkeypatch.setattr(bag_of_words_module, "_network_outputs", lambda net, data: network)
+    output = bag_of_words_module._output_layer(net.module_)
+    before = output.weight.clone()
+    with torch.no_grad():
+        chosen = bag_of_words_module._weigh_network(net, bag, valid)
+        bag_only = bag(valid.X)
+    losses = {w: float(net.get_loss(bag_only + w * network, y)) for w in NETWORK_WEIGHTS}
+    assert losses[chosen] == min(losses.values())
+    if expected == "interior":
+        assert 0.0 < chosen < 1.0
+    else:
+        assert chosen == expected
+    torch.testing.assert_close(output.weight, chosen * before)
 
 
 def test_auto_c_is_picked_by_cross_validation_on_the_training_rows():

@@ -9,7 +9,7 @@ nothing downloaded); :class:`sknn.RNNClassifier` embeds them, runs a GRU over
 each review (packed to its own length) and averages its outputs. Its
 bag-of-words part (``bag_of_words=True``, the default) adds a linear model on
 the reviews' TF-IDF vectors, fitted first; the GRU learns what it leaves, and
-is switched off when it does not lower the validation loss. A TF-IDF +
+its part is then weighed (0 to 1) by the validation loss. A TF-IDF +
 logistic regression baseline is trained on the same stratified split.
 
 Reads ``../shared/data/text/review_polarity.tar.gz`` (next to a clone of this
@@ -65,6 +65,6 @@ for name, model in [("TextSequencer + RNNClassifier", rnn),
     model.fit(X_train, y_train)
     print(f"{name}: test accuracy {model.score(X_test, y_test):.3f}, "
           f"fit {time.perf_counter() - start:.1f} s")
-print(f"the GRU's part was switched off: {rnn[-1].bag_of_words_only_}")
+print(f"weight of the GRU's part next to the bag of words: {rnn[-1].network_weight_}")
 print(f"vocabulary: {len(rnn[0].vocabulary_)} tokens; ids of a review: "
       f"{rnn[0].transform(X_test[:1])[0, :8].tolist()}...")

@@ -612,13 +612,11 @@ def _plot_curves(models: dict, path: str):
 
 def _save(model, path: str):
     """Write ``model`` with :func:`sknn.save`, or raise CliError."""
-    from safetensors import SafetensorError
-
     import sknn
 
     try:
         sknn.save(model, path)
-    except (OSError, SafetensorError) as error:  # safetensors reports I/O errors itself
+    except OSError as error:
         raise CliError(f"cannot write {path}: {_one_line(error)}") from None
     print(f"saved {path}, which loads without running code  (use it with: "
           f"sknn predict {path} DATA)")

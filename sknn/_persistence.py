@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as save_bytes
 from sklearn.base import BaseEstimator
 from skorch.callbacks import Callback
 from skorch.history import History
@@ -77,6 +77,12 @@ def save(estimator, path):
     path : str or path-like
         Where to write; an existing file is replaced (atomically: a crash
         leaves the old file or the new one, never half of one).
+
+    Raises
+    ------
+    OSError
+        When the file cannot be written (a missing folder, no permission, a
+        full disk); the error names ``path``, and no partial file is left.
 
     See Also
     --------
@@ -167,10 +173,17 @@ def write_file(path, document: dict, tensors: dict[str, torch.Tensor]) -> None:
     path = os.fspath(path)
     document = {"format": FORMAT_VERSION, "versions": _versions(), **document}
     metadata = {"format": "sknn", "sknn": json.dumps(document)}
+    # Serialized in memory and written by Python, so that I/O failures are
+    # OSErrors (safetensors' own writer reports them as SafetensorError).
+    data = save_bytes(tensors, metadata=metadata)
     partial = f"{path}.{os.getpid()}.partial"
     try:
-        save_file(tensors, partial, metadata=metadata)
+        with open(partial, "wb") as file:
+            file.write(data)
         os.replace(partial, path)
+    except OSError as error:
+        # Name the file asked for, not the temporary one; keep the subclass.
+        raise type(error)(error.errno, error.strerror, path) from None
     finally:
         if os.path.exists(partial):
             os.remove(partial)

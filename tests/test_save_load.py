@@ -244,6 +244,20 @@ def test_saving_replaces_a_file_atomically(tmp_path):
     assert sknn.load(path).n_iter_ == 3
 
 
+def test_a_file_that_cannot_be_written_raises_an_oserror_naming_it(tmp_path):
+    model = MLPRegressor(**MLP_FAST).fit(TABLE, TARGET)
+    missing = tmp_path / "no such folder" / "model.sknn"
+    with pytest.raises(FileNotFoundError) as error:
+        sknn.save(model, missing)
+    assert error.value.filename == str(missing)
+    assert str(missing) in str(error.value) and "partial" not in str(error.value)
+    (tmp_path / "folder.sknn").mkdir()  # os.replace cannot put a file over a folder
+    with pytest.raises(OSError) as error:
+        sknn.save(model, tmp_path / "folder.sknn")
+    assert error.value.filename == str(tmp_path / "folder.sknn")
+    assert sorted(os.listdir(tmp_path)) == ["folder.sknn"]  # no temporary file left
+
+
 # -- untrusted files ------------------------------------------------------------------
 class Payload:
     """Unpickling this creates a file: proof that code ran."""

@@ -262,7 +262,7 @@ class BaseNeuralEstimator(BaseEstimator):
                                              validation=valid_idx is not None)
                         self._prefit_module(net, fit_data)
                     net.batch_size = batch_size
-                    self._prepare_callbacks(net, fit_data, incremental)
+                    self._prepare_callbacks(net, fit_data, incremental, epochs)
                     net.partial_fit(fit_data, epochs=epochs)
                     if not continuing:
                         self._postfit_module(net, fit_data)
@@ -316,10 +316,10 @@ class BaseNeuralEstimator(BaseEstimator):
                 monitor_validation=validation,
             )),
         ]
-        if self.learning_rate != "constant":
-            callbacks.append(("lr_schedule", StepSchedule(
-                self.learning_rate, total_steps=max_epochs * n_batches,
-            )))
+        # Also for 'constant': a warm start may switch to a decaying schedule.
+        callbacks.append(("lr_schedule", StepSchedule(
+            self.learning_rate, total_steps=max_epochs * n_batches,
+        )))
         callbacks += list(self.callbacks or [])
         net = SknnNet(
             module=self._build_module(n_features, task).to(dtype),
@@ -349,15 +349,28 @@ class BaseNeuralEstimator(BaseEstimator):
     def _postfit_module(self, net, fit_data) -> None:
         """Adjust a new net's module after gradient descent (a no-op here)."""
 
-    def _prepare_callbacks(self, net, fit_data, incremental):
-        """Point sknn's own callbacks at this call's data and mode."""
+    def _prepare_callbacks(self, net, fit_data, incremental, epochs):
+        """Point sknn's own callbacks and the optimizer at this call's data and mode.
+
+        A ``fit`` (warm start included) follows the current ``learning_rate``,
+        ``learning_rate_init`` and ``alpha``, as scikit-learn's warm starts
+        do, and restarts the schedule over this call's ``epochs``;
+        ``partial_fit`` calls go on as they were.
+        """
+        if not incremental:
+            net.lr = self.learning_rate_init
+            for group in net.optimizer_.param_groups:
+                group["initial_lr"] = group["lr"] = self.learning_rate_init
+                group["weight_decay"] = self.alpha
         for _, callback in net.callbacks_:
             if isinstance(callback, ConvergenceMonitor):
                 callback.monitor_validation = fit_data.valid is not None
                 callback.n_iter_no_change = self._patience(fit_data.valid is not None)
                 callback.enabled = not incremental
             elif isinstance(callback, StepSchedule) and not incremental:
-                callback.step_ = 0  # a new fit (warm start too) restarts the schedule
+                callback.kind = self.learning_rate
+                callback.total_steps = epochs * -(-len(fit_data.train) // net.batch_size)
+                callback.step_ = 0
 
     def _set_fitted_attributes(self, net, validation: bool):
         history = net.history

@@ -139,7 +139,9 @@ _SHARED_PARAMS_DOC = """
         with the training loss and validation score; 2 or more prints
         skorch's per-epoch table.
     warm_start : bool, default=False
-        Let a new ``fit`` continue from the current weights.""" + FINE_TUNING_PARAMS_DOC.format(
+        Let a new ``fit`` continue from the current weights (and optimizer
+        state), with the current ``learning_rate``, ``learning_rate_init``
+        and ``alpha``; a schedule restarts over its epochs.""" + FINE_TUNING_PARAMS_DOC.format(
     family="MLP", layout="the same columns (matched by position)",
     inputs="""Its fitted column scaling, categories and numeric-embedding
         bins are reused as they are.""") + """

@@ -380,7 +380,8 @@ class StepSchedule(Callback):
         progress = min(step / max(self.total_steps, 1), 1.0)
         if self.kind == "warmup_cosine":
             if progress < self.warmup_fraction:
-                return (step + 1) / max(self.warmup_fraction * self.total_steps, 1)
+                # min: a warm-up of a fractional number of steps must not overshoot.
+                return min((step + 1) / max(self.warmup_fraction * self.total_steps, 1), 1.0)
             rest = (progress - self.warmup_fraction) / (1 - self.warmup_fraction)
             return 0.5 * (1 + math.cos(math.pi * rest))
         if self.kind == "onecycle":

@@ -83,8 +83,8 @@ class _RNNArchitecture(BagOfWordsMixin, MaskedSequenceMixin):
             input_scale=None if tokens else torch.as_tensor(self.input_scale_),
         )
 
-    def _prepare_callbacks(self, net, fit_data, incremental):
-        super()._prepare_callbacks(net, fit_data, incremental)
+    def _prepare_callbacks(self, net, fit_data, incremental, epochs):
+        super()._prepare_callbacks(net, fit_data, incremental, epochs)
         net.clip_grad_norm = self.clip_grad_norm
 
     def _batch_size(self, n_train: int) -> int:

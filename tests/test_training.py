@@ -256,6 +256,25 @@ def test_constant_learning_rate_stays(data):
     assert recorder.records_ == [0.01] * 5
 
 
+def test_warm_start_follows_the_current_schedule_rate_and_alpha(data):
+    X, y = data  # 100 rows: 7 batches of 16 per epoch
+    steps = BatchLrRecorder()
+    clf = _make(MLPClassifier, max_iter=5, n_iter_no_change=100, warm_start=True,
+                callbacks=[steps]).fit(X, y)
+    assert steps.records_ == [0.01] * 35
+    clf.set_params(learning_rate="warmup_cosine", learning_rate_init=0.02, alpha=1e-3,
+                   max_iter=8).fit(X, y)
+    decaying = np.array(steps.records_[35:])
+    assert len(decaying) == 8 * 7 and clf.n_iter_ == 13
+    assert decaying.max() == pytest.approx(0.02, rel=0.05)
+    assert decaying[-1] < 0.02 * 0.01  # the schedule spans this call's 8 epochs
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-3
+    clf.set_params(learning_rate="constant", max_iter=2).fit(X, y)
+    assert steps.records_[35 + 56:] == [0.02] * 14
+    clf.partial_fit(X, y)  # partial_fit goes on with the rate it has
+    assert steps.records_[-7:] == [0.02] * 7
+
+
 @pytest.mark.parametrize("solver, optimizer", [("adam", torch.optim.Adam),
                                                ("adamw", torch.optim.AdamW),
                                                ("sgd", torch.optim.SGD)])

@@ -4,7 +4,9 @@
 It is fitted here, on the training rows only (never the early-stopping
 validation rows), as a logistic regression (classifiers) or ridge regression
 (regressors) with scikit-learn's ``C``: the estimator's own loss and sample
-weights, plus ``||W||^2 / (2 C n)``, minimized by full-batch L-BFGS. The
+weights, plus ``||W||^2 / (2 C n)`` (scaled by the task's ``penalty_scale`` so
+that C means LogisticRegression's, and Ridge's ``alpha = 1 / (2 C)``),
+minimized by full-batch L-BFGS on the sparse TF-IDF matrix. The
 network then trains with the fitted branch fixed, and learns what it leaves;
 after training, its part is weighed on the validation rows (0 to 1) and the
 branch is refitted on every row.
@@ -13,9 +15,11 @@ branch is refitted on every row.
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Real
 
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
@@ -24,7 +28,8 @@ from sknn.modules.text import N_SPECIAL_IDS, BagOfWords
 
 # Rows per chunk: each chunk's dense TF-IDF block holds at most this many values.
 CHUNK_VALUES = 2**22
-MAX_LBFGS_ITERATIONS = 200
+# L-BFGS iterations per solve; more means the solve did not converge (warned).
+MAX_LBFGS_ITERATIONS = 2000
 # bag_of_words_C='auto': the candidates, and the folds of the training rows.
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 DEFAULT_C = 10.0
@@ -39,7 +44,8 @@ def _chunks(n_rows: int, vocabulary_size: int):
 
 
 def fit_bag_of_words(bag: BagOfWords, net, train, C: float | str,
-                     offsets: torch.Tensor | None = None) -> float:
+                     offsets: torch.Tensor | None = None, owner: str = "BagOfWords",
+                     penalty_scale: float = 1.0) -> float:
     """Set ``bag``'s idf, weights and bias from the training rows ``train``.
 
     Parameters
@@ -56,6 +62,11 @@ def fit_bag_of_words(bag: BagOfWords, net, train, C: float | str,
         ``CV_FOLDS`` fixed folds of ``train`` (as LogisticRegressionCV).
     offsets : torch.Tensor of shape (len(train), n_outputs) or None
         Outputs added to the bag's (the rest of the network's), held fixed.
+    owner : str
+        The estimator's name, for the warning when L-BFGS does not converge.
+    penalty_scale : float
+        Factor on the penalty that makes ``C`` scikit-learn's for the task
+        (``task.penalty_scale``: 2 for two classes' softmax columns).
 
     Returns
     -------
@@ -64,9 +75,16 @@ def fit_bag_of_words(bag: BagOfWords, net, train, C: float | str,
     """
     X, y, weight = train.take(slice(None))
     _set_idf(bag, X)
+    features = _sparse_tfidf(bag, X)
     if C == "auto":
-        C = _cross_validated_C(bag, net, X, y, weight, offsets)
-    coefficients, intercept = _solve(bag, net, X, y, weight, C, offsets)
+        C = _cross_validated_C(bag, net, features, y, weight, offsets, penalty_scale)
+    coefficients, intercept, converged = _solve(bag, net, features, y, weight,
+                                                C / penalty_scale, offsets)
+    if not converged:
+        warnings.warn(
+            f"{owner}: the bag-of-words model (C={C}) did not converge in "
+            f"{MAX_LBFGS_ITERATIONS} L-BFGS iterations; a smaller bag_of_words_C "
+            "converges faster.", ConvergenceWarning, stacklevel=2)
     bag.weight.copy_(coefficients)
     bag.bias.copy_(intercept)
     return C
@@ -82,14 +100,26 @@ def _set_idf(bag: BagOfWords, X: torch.Tensor) -> None:
     bag.idf.copy_(idf)
 
 
+def _sparse_tfidf(bag: BagOfWords, X: torch.Tensor) -> torch.Tensor:
+    """The rows' TF-IDF vectors as one sparse matrix, built once for every solve.
+
+    A document uses a few hundred of the vocabulary's ids, so the sparse
+    matrix makes an L-BFGS iteration a sparse product instead of a rebuild
+    of dense vectors, and lets every solve run to convergence.
+    """
+    return torch.cat([bag.tfidf(X[rows]).to_sparse()
+                      for rows in _chunks(X.shape[0], bag.vocabulary_size)]).coalesce()
+
+
 def _take(tensor: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
     return None if tensor is None else tensor[rows]
 
 
-def _cross_validated_C(bag, net, X, y, weight, offsets) -> float:
+def _cross_validated_C(bag, net, features, y, weight, offsets, penalty_scale) -> float:
     """The C of ``C_GRID`` with the lowest mean held-out loss over fixed folds."""
-    order = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(0))
-    folds = [f for f in torch.tensor_split(order.to(X.device), CV_FOLDS) if len(f)]
+    n_rows = features.shape[0]
+    order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(0))
+    folds = [f for f in torch.tensor_split(order.to(features.device), CV_FOLDS) if len(f)]
     if len(folds) < 2:
         return DEFAULT_C  # one training row: nothing to hold out
     losses = []
@@ -97,9 +127,10 @@ def _cross_validated_C(bag, net, X, y, weight, offsets) -> float:
         loss = 0.0
         for k, held_out in enumerate(folds):
             rows = torch.cat([f for j, f in enumerate(folds) if j != k])
-            coefficients, intercept = _solve(bag, net, X[rows], _take(y, rows),
-                                             _take(weight, rows), C, _take(offsets, rows))
-            outputs = _outputs(bag, X[held_out], coefficients, intercept,
+            coefficients, intercept, _ = _solve(
+                bag, net, features.index_select(0, rows), _take(y, rows),
+                _take(weight, rows), C / penalty_scale, _take(offsets, rows))
+            outputs = _outputs(features.index_select(0, held_out), coefficients, intercept,
                                _take(offsets, held_out))
             loss += float(net.get_loss(outputs, y[held_out],
                                        weight=_take(weight, held_out)))
@@ -107,47 +138,41 @@ def _cross_validated_C(bag, net, X, y, weight, offsets) -> float:
     return C_GRID[min(range(len(C_GRID)), key=losses.__getitem__)]
 
 
-def _outputs(bag, X, coefficients, intercept, offsets) -> torch.Tensor:
-    outputs = torch.cat([torch.nn.functional.linear(bag.tfidf(X[rows]), coefficients,
-                                                    intercept)
-                         for rows in _chunks(X.shape[0], bag.vocabulary_size)])
+def _outputs(features, coefficients, intercept, offsets) -> torch.Tensor:
+    outputs = torch.sparse.mm(features, coefficients.t()) + intercept
     return outputs if offsets is None else outputs + offsets
 
 
-def _solve(bag, net, X, y, weight, C: float, offsets):
-    """Weights and bias minimizing the mean loss plus ``||W||^2 / (2 C n)`` (L-BFGS)."""
-    n_rows = X.shape[0]
-    chunks = _chunks(n_rows, bag.vocabulary_size)
-    features = [bag.tfidf(X[rows]) for rows in chunks] if len(chunks) == 1 else None
+def _solve(bag, net, features, y, weight, C: float, offsets):
+    """Weights and bias minimizing the mean loss plus ``||W||^2 / (2 C n)`` (L-BFGS).
+
+    Returns the weights, the bias, and whether L-BFGS converged (stopped
+    before ``MAX_LBFGS_ITERATIONS``).
+    """
     coefficients = torch.zeros_like(bag.weight, requires_grad=True)
     intercept = torch.zeros_like(bag.bias, requires_grad=True)
     optimizer = torch.optim.LBFGS([coefficients, intercept], lr=1.0,
                                   max_iter=MAX_LBFGS_ITERATIONS, history_size=20,
-                                  tolerance_grad=1e-7, tolerance_change=1e-10,
+                                  tolerance_grad=1e-7, tolerance_change=1e-12,
                                   line_search_fn="strong_wolfe")
-    penalty = 1.0 / (2.0 * C * n_rows)
+    penalty = 1.0 / (2.0 * C * features.shape[0])
 
     def closure():
         optimizer.zero_grad()
-        total = penalty * coefficients.pow(2).sum()
-        total.backward()
-        total = total.detach()
-        for i, rows in enumerate(chunks):
-            tfidf = features[i] if features is not None else bag.tfidf(X[rows])
-            outputs = torch.nn.functional.linear(tfidf, coefficients, intercept)
-            if offsets is not None:
-                outputs = outputs + offsets[rows]
-            loss = net.get_loss(outputs, y[rows], weight=_take(weight, rows)
-                                ) * ((rows.stop - rows.start) / n_rows)
-            loss.backward()
-            total = total + loss.detach()
-        return total
+        outputs = _outputs(features, coefficients, intercept, offsets)
+        loss = net.get_loss(outputs, y, weight=weight) + penalty * coefficients.pow(2).sum()
+        loss.backward()
+        return loss
 
     with torch.enable_grad():
-        loss = optimizer.step(closure)
-    if not math.isfinite(float(loss)):
-        raise ValueError(f"the bag-of-words model diverged (loss {float(loss)}).")
-    return coefficients.detach(), intercept.detach()
+        loss = float(optimizer.step(closure).detach())
+    if not math.isfinite(loss):
+        raise ValueError(f"the bag-of-words model diverged (loss {loss}).")
+    # L-BFGS also stops at its budget of loss evaluations (max_eval).
+    state, budget = optimizer.state[coefficients], optimizer.param_groups[0]
+    converged = (state["n_iter"] < budget["max_iter"]
+                 and state["func_evals"] < budget["max_eval"])
+    return coefficients.detach(), intercept.detach(), converged
 
 
 def _output_layer(module: nn.Module) -> nn.Linear:
@@ -220,9 +245,11 @@ BAG_OF_WORDS_PARAMS_DOC = """
         part carries most of the accuracy (``benchmarks/RESULTS.md``).
         Ignored for numeric series.
     bag_of_words_C : float or 'auto', default='auto'
-        Inverse L2 regularization strength of the bag-of-words model, as
-        LogisticRegression's ``C`` (the penalty is ``||W||^2 / (2 C n)`` on
-        the mean training loss). 'auto' picks it from 1, 3, 10, 30 and 100 by
+        Inverse L2 regularization strength of the bag-of-words model: the
+        ``C`` of LogisticRegression (binary, multinomial, or one per label)
+        and, for regressors, Ridge with ``alpha = 1 / (2 C)`` on the
+        standardized target (the penalty is ``||W||^2 / (2 C n)`` on the mean
+        training loss, per output). 'auto' picks it from 1, 3, 10, 30 and 100 by
         the lowest held-out loss over 3 fixed folds of the training rows (as
         LogisticRegressionCV); the choice is kept in ``bag_of_words_C_``."""
 
@@ -235,14 +262,15 @@ class BagOfWordsMixin:
     keep the fitted branch.
     """
 
-    def _prefit_module(self, net, fit_data) -> None:
+    def _prefit_module(self, net, fit_data, task) -> None:
         bag = getattr(net.module_, "bag", None)
         if bag is not None:
             with torch.no_grad():
-                self.bag_of_words_C_ = fit_bag_of_words(bag, net, fit_data.train,
-                                                        self.bag_of_words_C)
+                self.bag_of_words_C_ = fit_bag_of_words(
+                    bag, net, fit_data.train, self.bag_of_words_C, owner=type(self).__name__,
+                    penalty_scale=task.penalty_scale)
 
-    def _postfit_module(self, net, fit_data) -> None:
+    def _postfit_module(self, net, fit_data, task) -> None:
         bag = getattr(net.module_, "bag", None)
         self.network_weight_ = 1.0 if bag is not None else None
         self.bag_of_words_only_ = False if bag is not None else None
@@ -256,7 +284,8 @@ class BagOfWordsMixin:
             train = fit_data.train
             every_row = TensorData(train.X, train.y, train.weight, device=train.device)
             offsets = _network_outputs(net, every_row)
-            fit_bag_of_words(bag, net, every_row, self.bag_of_words_C_, offsets)
+            fit_bag_of_words(bag, net, every_row, self.bag_of_words_C_, offsets,
+                             owner=type(self).__name__, penalty_scale=task.penalty_scale)
 
     def _bag_of_words_module(self, task) -> BagOfWords | None:
         """The (unfitted) branch for token ids when ``bag_of_words`` asks for one."""

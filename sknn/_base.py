@@ -260,12 +260,12 @@ class BaseNeuralEstimator(BaseEstimator):
                         net = self._make_net(X.shape[1], task, device, dtype, seed,
                                              batch_size, n_train=len(fit_data.train),
                                              validation=valid_idx is not None)
-                        self._prefit_module(net, fit_data)
+                        self._prefit_module(net, fit_data, task)
                     net.batch_size = batch_size
                     self._prepare_callbacks(net, fit_data, incremental, epochs)
                     net.partial_fit(fit_data, epochs=epochs)
                     if not continuing:
-                        self._postfit_module(net, fit_data)
+                        self._postfit_module(net, fit_data, task)
                 break
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
@@ -340,13 +340,13 @@ class BaseNeuralEstimator(BaseEstimator):
         )
         return net.initialize()
 
-    def _prefit_module(self, net, fit_data) -> None:
+    def _prefit_module(self, net, fit_data, task) -> None:
         """Fit parts of a new net's module in closed form before gradient descent.
 
         A no-op here; the token-id estimators fit their bag-of-words branch.
         """
 
-    def _postfit_module(self, net, fit_data) -> None:
+    def _postfit_module(self, net, fit_data, task) -> None:
         """Adjust a new net's module after gradient descent (a no-op here)."""
 
     def _prepare_callbacks(self, net, fit_data, incremental, epochs):

@@ -67,6 +67,19 @@ class ClassificationTask:
         """How ensemble members' outputs are averaged (probabilities)."""
         return "sigmoid" if self.multilabel else "softmax"
 
+    @property
+    def penalty_scale(self) -> float:
+        """Factor on ``||W||^2 / (2 C n)`` that makes ``C`` LogisticRegression's.
+
+        For a linear model on the outputs, trained on this task's mean loss.
+        Two classes have two softmax columns whose optimal weights are
+        opposite, so ``||W||^2`` is half the binary model's ``||w||^2``; the
+        multilabel loss averages the labels' losses.
+        """
+        if self.multilabel:
+            return 1.0 / self.n_outputs
+        return 2.0 if self.n_outputs == 2 else 1.0
+
     def make_criterion(self) -> nn.Module:
         if self.multilabel:
             return nn.BCEWithLogitsLoss(reduction="none")
@@ -146,6 +159,14 @@ class RegressionTask:
         return len(self.mean)
 
     ensemble_average = "mean"
+
+    @property
+    def penalty_scale(self) -> float:
+        """Factor on ``||W||^2 / (2 C n)`` that makes it Ridge's ``alpha = 1 / (2 C)``.
+
+        The mean squared error averages the outputs' errors.
+        """
+        return 1.0 / self.n_outputs
 
     def make_criterion(self) -> nn.Module:
         return nn.MSELoss(reduction="none")

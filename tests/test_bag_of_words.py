@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
@@ -61,16 +62,19 @@ def test_tfidf_vectors_equal_tfidf_vectorizer():
 
 
 @pytest.mark.parametrize("cls, params", CLASSIFIERS)
-def test_fitted_branch_is_multinomial_logistic_regression(cls, params):
+@pytest.mark.parametrize("n_classes, C", [(3, 3.0), (2, 3.0), (2, 100.0)])
+def test_fitted_branch_is_logistic_regression(cls, params, n_classes, C):
     texts, labels = _documents(120)
+    labels = np.minimum(labels, n_classes - 1)
     pipe = make_pipeline(TextSequencer(), cls(
-        max_iter=1, early_stopping=False, bag_of_words_C=3.0, random_state=0,
+        max_iter=1, early_stopping=False, bag_of_words_C=C, random_state=0,
         dtype="float64", **params))
     pipe.fit(texts, labels)
     bag = pipe[-1].net_.module_.bag
     vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b",
                                  vocabulary=sorted(pipe[0].vocabulary_)).fit(texts)
-    reference = LogisticRegression(C=3.0, tol=1e-10, max_iter=5000).fit(
+    # Two classes: scikit-learn's binary model, with the same C.
+    reference = LogisticRegression(C=C, tol=1e-10, max_iter=5000).fit(
         vectorizer.transform(texts), labels)
     X = _token_input(texts, pipe[0])
     got = torch.softmax(bag(X), dim=1).detach().numpy()
@@ -78,10 +82,30 @@ def test_fitted_branch_is_multinomial_logistic_regression(cls, params):
                                atol=2e-4)
 
 
+def test_multilabel_branch_is_one_logistic_regression_per_label():
+    texts, labels = _documents(120)
+    Y = np.column_stack([labels == 2, labels >= 1]).astype(int)
+    pipe = make_pipeline(TextSequencer(), RNNClassifier(
+        max_iter=1, early_stopping=False, bag_of_words_C=3.0, random_state=0,
+        dtype="float64"))
+    pipe.fit(texts, Y)
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b",
+                                 vocabulary=sorted(pipe[0].vocabulary_)).fit(texts)
+    tfidf = vectorizer.transform(texts)
+    expected = np.column_stack([
+        LogisticRegression(C=3.0, tol=1e-10, max_iter=5000).fit(tfidf, Y[:, k])
+        .predict_proba(tfidf)[:, 1] for k in range(2)])
+    got = torch.sigmoid(pipe[-1].net_.module_.bag(_token_input(texts, pipe[0])))
+    np.testing.assert_allclose(got.detach().numpy(), expected, atol=2e-4)
+
+
 @pytest.mark.parametrize("cls, params", REGRESSORS)
-def test_regressor_branch_is_ridge_regression(cls, params):
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressor_branch_is_ridge_regression(cls, params, n_outputs):
     texts, labels = _documents(120, seed=1)
     y = labels * 2.0 + 1.0
+    if n_outputs == 2:
+        y = np.column_stack([y, np.random.default_rng(0).normal(size=len(y)) - labels])
     pipe = make_pipeline(TextSequencer(), cls(
         max_iter=1, early_stopping=False, bag_of_words_C=2.0, random_state=0,
         dtype="float64", **params))
@@ -92,13 +116,13 @@ def test_regressor_branch_is_ridge_regression(cls, params):
     # Mean squared error on the standardized target plus ||w||^2 / (2 C n) is
     # Ridge on that target with alpha = 1 / (2 C).
     task = model.task_
-    standardized = (y - task.mean.ravel()) / task.scale.ravel()
+    standardized = (y - task.mean) / task.scale
     reference = Ridge(alpha=1 / (2 * 2.0), tol=1e-12).fit(vectorizer.transform(texts),
                                                           standardized)
     X = _token_input(texts, pipe[0])
-    got = model.net_.module_.bag(X).detach().numpy().ravel()
-    np.testing.assert_allclose(got, reference.predict(vectorizer.transform(texts)),
-                               atol=1e-4)
+    got = model.net_.module_.bag(X).detach().numpy()
+    expected = reference.predict(vectorizer.transform(texts)).reshape(len(y), -1)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_branch_learns_from_training_rows_only():
@@ -244,3 +268,14 @@ def test_auto_c_is_picked_by_cross_validation_on_the_training_rows():
     assert noisy == min(C_GRID) < clean  # no signal: the strongest penalty
     fixed = make_pipeline(TextSequencer(), RNNClassifier(bag_of_words_C=3.0, max_iter=1))
     assert fixed.fit(texts, labels)[-1].bag_of_words_C_ == 3.0
+
+
+def test_a_solve_that_does_not_converge_warns(monkeypatch):
+    texts, labels = _documents(100)
+    monkeypatch.setattr(bag_of_words_module, "MAX_LBFGS_ITERATIONS", 2)
+    pipe = make_pipeline(TextSequencer(), RNNClassifier(
+        max_iter=1, early_stopping=False, bag_of_words_C=100.0, random_state=0))
+    with pytest.warns(ConvergenceWarning, match=(
+            r"^RNNClassifier: the bag-of-words model \(C=100.0\) did not converge in 2 "
+            r"L-BFGS iterations; a smaller bag_of_words_C converges faster.$")):
+        pipe.fit(texts, labels)

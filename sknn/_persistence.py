@@ -467,6 +467,9 @@ class _Encoder:
             "batch_size": int(net.batch_size),
             "max_epochs": int(net.max_epochs),
             "clip_grad_norm": net.clip_grad_norm,
+            # The precision it trained and predicts in, whatever autocast now says.
+            "autocast": None if net.autocast_dtype is None
+            else str(net.autocast_dtype).removeprefix("torch."),
             "module": {name: self.tensor(f"{path}.module.{name}", tensor)
                        for name, tensor in net.module_.state_dict().items()},
             "optimizer": self.encode(net.optimizer_.state_dict(), f"{path}.optimizer"),
@@ -629,6 +632,11 @@ class _Decoder:
                 validation=getattr(estimator, "validation_scores_", None) is not None,
             )
         restore_net(net, node, self)
+        if "autocast" in node:  # files written before it was kept: as built
+            autocast = node["autocast"]
+            if autocast is not None and autocast not in FLOAT_DTYPES:
+                raise _Refused(f"autocast dtype {str(autocast)[:40]!r}")
+            net.autocast_dtype = None if autocast is None else FLOAT_DTYPES[autocast]
         return net
 
     def _place(self, estimator) -> torch.device:

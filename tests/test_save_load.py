@@ -334,6 +334,8 @@ def _add_state(document, key, value):
      "an entry that is not an estimator at the top of the file"),
     (lambda d: d["estimator"]["net"].update(dtype="complex128"),
      "network dtype 'complex128'"),
+    (lambda d: d["estimator"]["net"].update(autocast="os.system"),
+     "autocast dtype 'os.system'"),
     (lambda d: d["estimator"]["net"]["callbacks"].update(spy={"$type": "dict", "items": []}),
      "state for a callback 'spy' the network lacks"),
 ])

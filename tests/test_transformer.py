@@ -295,6 +295,20 @@ def test_regressor_and_series_under_autocast(series):
     np.testing.assert_allclose(prediction, plain.predict(X), atol=0.1)
 
 
+@pytest.mark.parametrize("trained, now", [(None, "bfloat16"), ("bfloat16", None)])
+def test_a_saved_model_predicts_in_the_precision_it_was_trained_in(frame, tmp_path,
+                                                                   trained, now):
+    X, y = frame
+    model = _make(autocast=trained, max_iter=2).fit(X, y)
+    before = model.predict_proba(X)
+    model.set_params(autocast=now)  # no refit: the network keeps its precision
+    sknn.save(model, tmp_path / "model.sknn")
+    loaded = sknn.load(tmp_path / "model.sknn")
+    assert loaded.autocast == now
+    assert loaded.net_.autocast_dtype == (None if trained is None else torch.bfloat16)
+    np.testing.assert_array_equal(loaded.predict_proba(X), before)
+
+
 def test_autocast_keeps_the_bag_of_words_in_full_precision():
     texts = [f"{w} film plot {w} scene" for w in ["good", "bad"] * 30]
     labels = np.arange(60) % 2

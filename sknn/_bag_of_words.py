@@ -191,24 +191,38 @@ def _network_outputs(net, data) -> torch.Tensor:
 
 
 def _weigh_network(net, bag, valid) -> float:
-    """Scale the network's output layer by the weight with the lowest validation loss.
+    """Scale the network's output layer by a weight chosen on the validation rows.
 
-    The weight is the one of ``NETWORK_WEIGHTS`` (0 to 1) that minimizes the
-    loss of ``bag + weight * network`` on the validation rows: a one-parameter
-    stacking of the two parts, where 0 switches the network's part off and 1
-    keeps it as trained. Ties go to the smaller weight.
+    The candidates are ``NETWORK_WEIGHTS`` (0 to 1) on the network's part of
+    ``bag + weight * network``: a one-parameter stacking of the two parts,
+    where 0 switches the network's part off and 1 keeps it as trained. The
+    choice follows the one-standard-error rule (Hastie, Tibshirani &
+    Friedman, *Elements of Statistical Learning*, 7.10): the smallest weight
+    whose validation loss exceeds the lowest by at most the standard error
+    of their per-row difference. The rows also chose the network's epoch,
+    and a few hundred of them cannot tell a small gain from noise, so the
+    network's part must earn its place by more than that noise.
     """
     y, weight = valid.targets()
     network = _network_outputs(net, valid)
     bag_only = torch.cat([bag(X) for X, _, _ in net.get_iterator(valid, training=False)])
-    losses = [float(net.get_loss(bag_only + w * network, y, weight=weight))
-              for w in NETWORK_WEIGHTS]
-    best = NETWORK_WEIGHTS[min(range(len(losses)), key=losses.__getitem__)]
+    losses = torch.stack([net.row_losses(bag_only + w * network, y, weight=weight)
+                          for w in NETWORK_WEIGHTS])
+    lowest = losses[int(losses.mean(dim=1).argmin())]
+    best = next(w for w, row_losses in zip(NETWORK_WEIGHTS, losses)
+                if _within_one_standard_error(row_losses - lowest))
     output = _output_layer(net.module_)
     output.weight.mul_(best)
     if output.bias is not None:
         output.bias.mul_(best)
     return best
+
+
+def _within_one_standard_error(differences: torch.Tensor) -> bool:
+    """Whether the mean of per-row loss differences is at most its standard error."""
+    n_rows = differences.shape[0]
+    error = differences.std() / math.sqrt(n_rows) if n_rows > 1 else 0.0
+    return bool(differences.mean() <= error)
 
 
 BAG_OF_WORDS_CONSTRAINTS = {
@@ -222,8 +236,9 @@ BAG_OF_WORDS_ATTRIBUTES_DOC = """
         (``bag_of_words_C``, or the one 'auto' picked); None without it.
     network_weight_ : float or None
         Token ids with ``bag_of_words``: the factor (0 to 1, in steps of
-        0.05) on the network's part, the one with the lowest validation loss
-        (1.0 without a validation set); None without the branch.
+        0.05) on the network's part, chosen on the validation rows (the
+        smallest within one standard error of the lowest validation loss;
+        1.0 without a validation set); None without the branch.
     bag_of_words_only_ : bool or None
         Token ids with ``bag_of_words``: True when ``network_weight_`` is 0,
         i.e. the network's part did not lower the validation loss at any
@@ -238,10 +253,11 @@ BAG_OF_WORDS_PARAMS_DOC = """
         rows, as a logistic (classifiers) or ridge (regressors) regression,
         and stays fixed while the network trains on what it leaves. With a
         validation set (early stopping), the network's part is then weighed:
-        its output layer is scaled by the factor from 0 (switched off) to 1
-        (as trained) with the lowest validation loss (``network_weight_``),
-        and the linear model is refitted on all rows, the weighed network's
-        outputs held fixed. On small corpora the linear
+        its output layer is scaled by a factor from 0 (switched off) to 1
+        (as trained), the smallest whose validation loss is within one
+        standard error of the lowest (``network_weight_``), and the linear
+        model is refitted on all rows, the weighed network's outputs held
+        fixed. On small corpora the linear
         part carries most of the accuracy (``benchmarks/RESULTS.md``).
         Ignored for numeric series.
     bag_of_words_C : float or 'auto', default='auto'

@@ -138,11 +138,15 @@ class SknnNet(NeuralNet):
                 weight = weight.repeat_interleave(n_members)
         if weight is None:
             return self.criterion_mean_(y_pred, y_true)
-        per_element = self.criterion_(y_pred, y_true)
-        per_row = per_element if per_element.ndim == 1 else per_element.mean(dim=1)
         # Weights are normalized to mean 1 over the training set, so this is
         # an unbiased estimate of the weighted mean loss.
-        return (per_row * weight).mean()
+        return self.row_losses(y_pred, y_true, weight).mean()
+
+    def row_losses(self, y_pred, y_true, weight=None):
+        """Each row's loss, times its weight: ``get_loss`` is their mean."""
+        per_element = self.criterion_(y_pred, y_true)
+        per_row = per_element if per_element.ndim == 1 else per_element.mean(dim=1)
+        return per_row if weight is None else per_row * weight
 
     # -- steps ----------------------------------------------------------------
     def train_step(self, batch, **fit_params):

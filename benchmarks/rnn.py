@@ -222,6 +222,11 @@ def main():
                         help="non-default TextSequencer parameters")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
+    if args.only_folds is not None:
+        if args.max_folds is not None:
+            parser.error("give --only-folds or --max-folds, not both")
+        if not all(0 <= k < args.folds for k in args.only_folds):
+            parser.error(f"--only-folds takes fold numbers from 0 to {args.folds - 1}")
     if not DATA.is_dir():
         sys.exit(f"The benchmark data is not at {DATA}.")
     params, text_params = parse_settings(args.set), parse_settings(args.text_set)

@@ -79,7 +79,7 @@ def fit_bag_of_words(bag: BagOfWords, net, train, C: float | str,
     if C == "auto":
         C = _cross_validated_C(bag, net, features, y, weight, offsets, penalty_scale)
     coefficients, intercept, converged = _solve(bag, net, features, y, weight,
-                                                C / penalty_scale, offsets)
+                                                C / penalty_scale, offsets, owner)
     if not converged:
         warnings.warn(
             f"{owner}: the bag-of-words model (C={C}) did not converge in "
@@ -143,7 +143,7 @@ def _outputs(features, coefficients, intercept, offsets) -> torch.Tensor:
     return outputs if offsets is None else outputs + offsets
 
 
-def _solve(bag, net, features, y, weight, C: float, offsets):
+def _solve(bag, net, features, y, weight, C: float, offsets, owner="BagOfWords"):
     """Weights and bias minimizing the mean loss plus ``||W||^2 / (2 C n)`` (L-BFGS).
 
     Returns the weights, the bias, and whether L-BFGS converged (stopped
@@ -167,7 +167,8 @@ def _solve(bag, net, features, y, weight, C: float, offsets):
     with torch.enable_grad():
         loss = float(optimizer.step(closure).detach())
     if not math.isfinite(loss):
-        raise ValueError(f"the bag-of-words model diverged (loss {loss}).")
+        raise ValueError(f"{owner}: the bag-of-words model diverged (loss {loss}); "
+                         "check the targets for extreme values.")
     # L-BFGS also stops at its budget of loss evaluations (max_eval).
     state, budget = optimizer.state[coefficients], optimizer.param_groups[0]
     converged = (state["n_iter"] < budget["max_iter"]
@@ -206,11 +207,15 @@ def _weigh_network(net, bag, valid) -> float:
     y, weight = valid.targets()
     network = _network_outputs(net, valid)
     bag_only = torch.cat([bag(X) for X, _, _ in net.get_iterator(valid, training=False)])
-    losses = torch.stack([net.row_losses(bag_only + w * network, y, weight=weight)
-                          for w in NETWORK_WEIGHTS])
-    lowest = losses[int(losses.mean(dim=1).argmin())]
-    best = next(w for w, row_losses in zip(NETWORK_WEIGHTS, losses)
-                if _within_one_standard_error(row_losses - lowest))
+    losses = torch.stack([net.row_losses(bag_only + w * network if w else bag_only, y,
+                                         weight=weight) for w in NETWORK_WEIGHTS])
+    means = losses.mean(dim=1)
+    if not torch.isfinite(means).all():
+        best = 0.0  # non-finite network outputs: the branch alone
+    else:
+        lowest = losses[int(means.argmin())]
+        best = next(w for w, row_losses in zip(NETWORK_WEIGHTS, losses)
+                    if _within_one_standard_error(row_losses - lowest))
     output = _output_layer(net.module_)
     output.weight.mul_(best)
     if output.bias is not None:
@@ -241,9 +246,11 @@ BAG_OF_WORDS_ATTRIBUTES_DOC = """
         1.0 without a validation set); None without the branch.
     bag_of_words_only_ : bool or None
         Token ids with ``bag_of_words``: True when ``network_weight_`` is 0,
-        i.e. the network's part did not lower the validation loss at any
-        weight and was switched off, so that the model is the bag-of-words
-        linear model alone; None without the branch."""
+        i.e. no weight of the network's part lowered the validation loss by
+        more than one standard error, and the part was switched off, so that
+        the model is the bag-of-words linear model alone; None without the
+        branch. Both are set by the first fit: warm starts and
+        ``partial_fit`` keep the branch, the weight and these values."""
 
 BAG_OF_WORDS_PARAMS_DOC = """
     bag_of_words : bool, default=True

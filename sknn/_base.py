@@ -264,7 +264,7 @@ class BaseNeuralEstimator(BaseEstimator):
                     net.batch_size = batch_size
                     self._prepare_callbacks(net, fit_data, incremental, epochs)
                     net.partial_fit(fit_data, epochs=epochs)
-                    if not continuing:
+                    if not continuing and not net.diverged_:
                         self._postfit_module(net, fit_data, task)
                 break
             except torch.cuda.OutOfMemoryError:
@@ -414,15 +414,24 @@ class BaseNeuralEstimator(BaseEstimator):
         state = {k: v for k, v in vars(self).items() if k.endswith("_")}
         module_state = copy.deepcopy(self.net_.module_.state_dict())
         optimizer_state = copy.deepcopy(self.net_.optimizer_.state_dict())
-        return state, module_state, optimizer_state, len(self.net_.history)
+        # What _prepare_callbacks changes: the rate and the schedules.
+        schedules = {name: dict(vars(callback)) for name, callback in self.net_.callbacks_
+                     if isinstance(callback, StepSchedule)}
+        return (state, module_state, optimizer_state, len(self.net_.history),
+                self.net_.lr, schedules)
 
     def _restore(self, snapshot):
-        state, module_state, optimizer_state, n_epochs = snapshot
+        state, module_state, optimizer_state, n_epochs, lr, schedules = snapshot
         self._discard_fitted_state()
         vars(self).update(state)
         self.net_.module_.load_state_dict(module_state)
         self.net_.optimizer_.load_state_dict(optimizer_state)
         del self.net_.history[n_epochs:]
+        self.net_.lr = lr
+        for name, callback in self.net_.callbacks_:
+            if name in schedules:
+                vars(callback).clear()
+                vars(callback).update(schedules[name])
 
     def _discard_fitted_state(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:

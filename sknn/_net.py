@@ -396,6 +396,8 @@ class StepSchedule(Callback):
         return 1.0
 
     def _apply(self, net):
+        if self.kind == "constant":
+            return  # leave the rate to the optimizer and to any user scheduler
         factor = self.factor(self.step_)
         for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
             group["lr"] = lr * factor

@@ -182,8 +182,9 @@ def write_file(path, document: dict, tensors: dict[str, torch.Tensor]) -> None:
             file.write(data)
         os.replace(partial, path)
     except OSError as error:
-        # Name the file asked for, not the temporary one; keep the subclass.
-        raise type(error)(error.errno, error.strerror, path) from None
+        # Name the file asked for, not the temporary one.
+        error.filename, error.filename2 = path, None
+        raise
     finally:
         if os.path.exists(partial):
             os.remove(partial)
@@ -634,7 +635,7 @@ class _Decoder:
         restore_net(net, node, self)
         if "autocast" in node:  # files written before it was kept: as built
             autocast = node["autocast"]
-            if autocast is not None and autocast not in FLOAT_DTYPES:
+            if autocast not in (None, "bfloat16"):
                 raise _Refused(f"autocast dtype {str(autocast)[:40]!r}")
             net.autocast_dtype = None if autocast is None else FLOAT_DTYPES[autocast]
         return net

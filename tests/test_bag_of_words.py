@@ -283,3 +283,33 @@ def test_a_solve_that_does_not_converge_warns(monkeypatch):
             r"^RNNClassifier: the bag-of-words model \(C=100.0\) did not converge in 2 "
             r"L-BFGS iterations; a smaller bag_of_words_C converges faster.$")):
         pipe.fit(texts, labels)
+
+
+def test_a_diverged_solve_names_the_estimator():
+    texts, labels = _documents(40)
+    sequencer = TextSequencer().fit(texts)
+    X = _token_input(texts, sequencer)
+    net = RNNRegressor(max_iter=1, dtype="float64").fit(
+        sequencer.transform(texts), labels.astype(float)).net_
+    bag = BagOfWords(sequencer.n_tokens_, 1).double()
+    y = torch.full((len(texts), 1), float("nan"), dtype=torch.float64)
+    with pytest.raises(ValueError, match=(
+            r"^RNNRegressor: the bag-of-words model diverged \(loss nan\); check the "
+            r"targets for extreme values.$")):
+        fit_bag_of_words(bag, net, TensorData(X, y), C=1.0, owner="RNNRegressor")
+
+
+def test_non_finite_network_outputs_leave_the_branch_alone(monkeypatch):
+    texts, labels = _documents(100)
+    sequencer = TextSequencer().fit(texts)
+    estimator = RNNClassifier(max_iter=1, early_stopping=False, random_state=0)
+    estimator.fit(sequencer.transform(texts), labels)
+    net, bag = estimator.net_, estimator.net_.module_.bag
+    valid = TensorData(_token_input(texts, sequencer).float(), torch.as_tensor(labels))
+    network = torch.zeros(len(labels), 3)
+    network[0, 0] = float("inf")
+    monkeypatch.setattr(bag_of_words_module, "_network_outputs", lambda net, data: network)
+    with torch.no_grad():
+        assert bag_of_words_module._weigh_network(net, bag, valid) == 0.0
+    output = bag_of_words_module._output_layer(net.module_)
+    assert bool((output.weight == 0).all())

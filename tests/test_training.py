@@ -275,6 +275,40 @@ def test_warm_start_follows_the_current_schedule_rate_and_alpha(data):
     assert steps.records_[-7:] == [0.02] * 7
 
 
+def test_a_user_lr_scheduler_works_with_the_constant_rate(data):
+    from skorch.callbacks import LRScheduler
+
+    X, y = data
+    recorder = BatchLrRecorder()
+    _make(MLPClassifier, max_iter=3, n_iter_no_change=100, callbacks=[
+        LRScheduler("StepLR", step_size=1, gamma=0.5), recorder]).fit(X, y)
+    assert recorder.records_ == [0.01] * 7 + [0.005] * 7 + [0.0025] * 7
+
+
+class FailAtEpochEnd(Callback):
+    """Raise at the end of an epoch once armed: a fit that fails mid-training."""
+
+    armed = False
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.armed:
+            raise RuntimeError("stop")
+
+
+def test_a_failed_warm_start_restores_the_rate_and_schedule(data):
+    X, y = data
+    failing = FailAtEpochEnd()
+    clf = _make(MLPClassifier, max_iter=2, warm_start=True, callbacks=[failing]).fit(X, y)
+    schedule = dict(clf.net_.callbacks_)["lr_schedule"]
+    before = dict(vars(schedule))
+    clf.set_params(learning_rate="onecycle", learning_rate_init=0.5, max_iter=5)
+    failing.armed = True
+    with pytest.raises(RuntimeError, match="stop"):
+        clf.fit(X, y)
+    assert clf.net_.lr == 0.01 and vars(schedule) == before
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == 0.01
+
+
 @pytest.mark.parametrize("solver, optimizer", [("adam", torch.optim.Adam),
                                                ("adamw", torch.optim.AdamW),
                                                ("sgd", torch.optim.SGD)])

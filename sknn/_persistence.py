@@ -39,7 +39,9 @@ from skorch.history import History
 
 from sknn._net import ConvergenceMonitor, StepSchedule
 
-FORMAT_VERSION = 1
+# 2: nets always hold the learning-rate schedule's state, and their autocast
+# dtype; sknn reads format 1 files too.
+FORMAT_VERSION = 2
 # The versions a file records; loading under other versions of these warns.
 CHECKED_PACKAGES = ("sknn", "torch", "scikit-learn")
 # sknn's own callbacks, whose state belongs to the training (kept in files).

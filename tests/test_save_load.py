@@ -360,7 +360,7 @@ def test_a_damaged_or_foreign_file_is_refused(saved, tmp_path):
         sknn.load(other)
     rewrite_sknn_file(saved, lambda d: d.update(format=99))
     with pytest.raises(ValueError, match=r"sknn.load: .*model\.sknn was written in sknn file "
-                       r"format 99, newer than this sknn reads \(1\); upgrade sknn to load it\."):
+                       r"format 99, newer than this sknn reads \(2\); upgrade sknn to load it\."):
         sknn.load(saved)
 
 
@@ -376,6 +376,23 @@ def test_a_checkpoint_is_not_a_model(tmp_path):
     with pytest.raises(ValueError, match=r"sknn.load: .*fit\.ckpt holds a 'checkpoint' entry, "
                        r"not a saved model \(sknn.save\)\."):
         sknn.load(path)
+
+
+def test_a_format_1_file_still_loads(saved):
+    """Format 1 files lack the constant rate's schedule state and the autocast dtype."""
+    expected = sknn.load(saved).predict_proba(TABLE)
+
+    def as_format_1(document):
+        document["format"] = 1
+        net = document["estimator"]["net"]
+        del net["autocast"]
+        del net["callbacks"]["lr_schedule"]
+
+    rewrite_sknn_file(saved, as_format_1)
+    loaded = sknn.load(saved)
+    np.testing.assert_array_equal(loaded.predict_proba(TABLE), expected)
+    loaded.set_params(warm_start=True).fit(TABLE, LABELS)  # and keeps training
+    assert loaded.n_iter_ == 6
 
 
 def test_other_versions_warn_when_loading(saved):

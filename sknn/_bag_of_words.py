@@ -122,18 +122,21 @@ def _cross_validated_C(bag, net, features, y, weight, offsets, penalty_scale) ->
     folds = [f for f in torch.tensor_split(order.to(features.device), CV_FOLDS) if len(f)]
     if len(folds) < 2:
         return DEFAULT_C  # one training row: nothing to hold out
+    # Each fold's rows, sliced once for all the candidates.
+    splits = []
+    for k, held_out in enumerate(folds):
+        rows = torch.cat([f for j, f in enumerate(folds) if j != k])
+        splits.append([(features.index_select(0, part), _take(y, part),
+                        _take(weight, part), _take(offsets, part))
+                       for part in (rows, held_out)])
     losses = []
     for C in C_GRID:
         loss = 0.0
-        for k, held_out in enumerate(folds):
-            rows = torch.cat([f for j, f in enumerate(folds) if j != k])
-            coefficients, intercept, _ = _solve(
-                bag, net, features.index_select(0, rows), _take(y, rows),
-                _take(weight, rows), C / penalty_scale, _take(offsets, rows))
-            outputs = _outputs(features.index_select(0, held_out), coefficients, intercept,
-                               _take(offsets, held_out))
-            loss += float(net.get_loss(outputs, y[held_out],
-                                       weight=_take(weight, held_out)))
+        for (train_part, train_y, train_w, train_o), (held, held_y, held_w, held_o) in splits:
+            coefficients, intercept, _ = _solve(bag, net, train_part, train_y, train_w,
+                                                C / penalty_scale, train_o)
+            outputs = _outputs(held, coefficients, intercept, held_o)
+            loss += float(net.get_loss(outputs, held_y, weight=held_w))
         losses.append(loss)
     return C_GRID[min(range(len(C_GRID)), key=losses.__getitem__)]
 
@@ -147,7 +150,7 @@ def _solve(bag, net, features, y, weight, C: float, offsets, owner="BagOfWords")
     """Weights and bias minimizing the mean loss plus ``||W||^2 / (2 C n)`` (L-BFGS).
 
     Returns the weights, the bias, and whether L-BFGS converged (stopped
-    before ``MAX_LBFGS_ITERATIONS``).
+    before its budget of ``MAX_LBFGS_ITERATIONS`` iterations and evaluations).
     """
     coefficients = torch.zeros_like(bag.weight, requires_grad=True)
     intercept = torch.zeros_like(bag.bias, requires_grad=True)

@@ -635,11 +635,6 @@ class _Decoder:
                 validation=getattr(estimator, "validation_scores_", None) is not None,
             )
         restore_net(net, node, self)
-        if "autocast" in node:  # files written before it was kept: as built
-            autocast = node["autocast"]
-            if autocast not in (None, "bfloat16"):
-                raise _Refused(f"autocast dtype {str(autocast)[:40]!r}")
-            net.autocast_dtype = None if autocast is None else FLOAT_DTYPES[autocast]
         return net
 
     def _place(self, estimator) -> torch.device:
@@ -689,3 +684,8 @@ def restore_net(net, node: dict, decoder: _Decoder) -> None:
     net.max_epochs = int(node["max_epochs"])
     clip = node["clip_grad_norm"]
     net.clip_grad_norm = None if clip is None else float(clip)
+    if "autocast" in node:  # files written before it was kept: as built
+        autocast = node["autocast"]
+        if autocast not in (None, "bfloat16"):
+            raise _Refused(f"autocast dtype {str(autocast)[:40]!r}")
+        net.autocast_dtype = None if autocast is None else FLOAT_DTYPES[autocast]

@@ -97,13 +97,13 @@ def make_search(n_jobs: int, n_threads: int | None, args) -> GridSearchCV:
 
 def _probe():
     """What a worker sees: pid, OMP_NUM_THREADS, threads sknn would give torch."""
-    from sknn._device import default_n_threads
+    from sknn._core._device import default_n_threads
 
     return os.getpid(), os.environ.get("OMP_NUM_THREADS"), default_n_threads()
 
 
 def environment() -> str:
-    from sknn._device import default_n_threads
+    from sknn._core._device import default_n_threads
 
     workers = sorted(set(joblib.Parallel(n_jobs=2)(
         joblib.delayed(_probe)() for _ in range(8))))

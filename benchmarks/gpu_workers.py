@@ -46,7 +46,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from sknn import MLPClassifier
-from sknn._device import worker_index
+from sknn._core._device import worker_index
 
 MIB = 2**20
 

@@ -111,7 +111,7 @@ def _sklearn_mlp(task, seed):
     """scikit-learn's MLP behind the command line's baseline preprocessing."""
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-    from sknn._cli import baseline_pipeline
+    from sknn._cli._benchmark import baseline_pipeline
 
     cls = MLPClassifier if task == "classification" else MLPRegressor
     return baseline_pipeline(cls(early_stopping=True, random_state=seed))

@@ -1,5 +1,5 @@
 """Callbacks for the ``callbacks`` parameter of sknn's estimators."""
 
-from sknn._checkpoint import Checkpoint
+from sknn._io._checkpoint import Checkpoint
 
 __all__ = ["Checkpoint"]

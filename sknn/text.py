@@ -3,6 +3,6 @@
 ``make_pipeline(TextSequencer(), RNNClassifier())`` trains on a list of strings.
 """
 
-from sknn._text import TextSequencer, TokenArray
+from sknn._input._text import TextSequencer, TokenArray
 
 __all__ = ["TextSequencer", "TokenArray"]

@@ -8,10 +8,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 
-import sknn._bag_of_words as bag_of_words_module
+import sknn._input._bag_of_words as bag_of_words_module
 from sknn import RNNClassifier, RNNRegressor, TransformerClassifier, TransformerRegressor
-from sknn._bag_of_words import C_GRID, NETWORK_WEIGHTS, fit_bag_of_words
-from sknn._data import TensorData
+from sknn._core._data import TensorData
+from sknn._input._bag_of_words import C_GRID, NETWORK_WEIGHTS, fit_bag_of_words
 from sknn.modules.rnn import with_mask
 from sknn.modules.text import BagOfWords
 from sknn.text import TextSequencer

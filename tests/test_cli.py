@@ -16,7 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 import sknn
 from sknn import MLPClassifier
-from sknn._cli import build_parser, detect_task, estimator_class, main, parse_params
+from sknn._cli._common import detect_task, estimator_class, parse_params
+from sknn._cli._main import build_parser, main
 
 SCRIPT = Path(sys.executable).with_name("sknn")
 FAST = ["--param", "max_iter=2", "--param", "n_threads=1", "--param", "ensemble_size=1"]

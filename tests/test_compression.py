@@ -22,7 +22,7 @@ def fitted():
 
 
 def weight_sparsities(estimator):
-    from sknn._compression import _weights
+    from sknn._lifecycle._compression import _weights
 
     return [float((w == 0).float().mean()) for w in _weights(estimator.net_.module_)]
 
@@ -37,7 +37,7 @@ def test_prune_reaches_the_sparsity_and_keeps_predicting(fitted, scope):
     if scope == "layer":
         assert all(abs(s - 0.7) < 0.02 for s in sparsities)
     else:
-        weights = [w for w in sknn._compression._weights(pruned.net_.module_)]
+        weights = [w for w in sknn._lifecycle._compression._weights(pruned.net_.module_)]
         zeros = sum(int((w == 0).sum()) for w in weights)
         assert abs(zeros / sum(w.numel() for w in weights) - 0.7) < 0.01
         assert max(sparsities) - min(sparsities) > 0.01  # layers differ under one threshold

@@ -28,7 +28,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from sknn import MLPClassifier, MLPRegressor
-from sknn._data import TensorData
+from sknn._core._data import TensorData
 
 FAST = dict(hidden_layer_sizes=(16,), ensemble_size=1, max_iter=10, batch_size=32,
             random_state=0)

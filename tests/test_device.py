@@ -14,7 +14,7 @@ import torch
 from sklearn.datasets import make_classification
 
 from sknn import MLPClassifier
-from sknn._device import gpu_for_worker, resolve_device, worker_index
+from sknn._core._device import gpu_for_worker, resolve_device, worker_index
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknn import DistilledClassifier, DistilledRegressor, MLPClassifier, MLPRegressor
-from sknn._task import DistillationLoss, DistillationTask
+from sknn._core._task import DistillationLoss, DistillationTask
 
 FAST = {"max_iter": 30, "n_threads": 1, "random_state": 0, "ensemble_size": 1}
 

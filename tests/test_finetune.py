@@ -21,7 +21,7 @@ from sknn import (
     TransformerClassifier,
     TransformerRegressor,
 )
-from sknn._finetune import layer_groups
+from sknn._lifecycle._finetune import layer_groups
 from sknn.modules import MLP, RNN, EnsembleMLP, ResNet, Transformer, TransformerBlock
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

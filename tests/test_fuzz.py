@@ -51,7 +51,7 @@ from sknn import (
     RNNClassifier,
     RNNRegressor,
 )
-from sknn._task import RegressionTask
+from sknn._core._task import RegressionTask
 
 EXAMPLES = int(os.environ.get("SKNN_FUZZ_EXAMPLES", "40"))
 SEED = os.environ.get("SKNN_FUZZ_SEED")

@@ -166,7 +166,7 @@ def test_sparse_is_densified_one_batch_at_a_time(sparse_data, monkeypatch):
 
 def test_sparse_training_data_stays_sparse(sparse_data):
     """The tensor data the net trains on keeps X as a CSR matrix; batches are dense."""
-    from sknn._data import BatchIterator, TensorData, as_tensor
+    from sknn._core._data import BatchIterator, TensorData, as_tensor
 
     dense, y = sparse_data
     X = as_tensor(sp.csr_matrix(dense), torch.device("cpu"), torch.float32)

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_html_repr
 
 from sknn import MLPClassifier, MLPRegressor
-from sknn._progress import EpochProgressBar
+from sknn._core._progress import EpochProgressBar
 from sknn.inspection import TrainingCurveDisplay
 
 FAST = {"ensemble_size": 1, "n_threads": 1, "random_state": 0}

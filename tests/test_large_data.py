@@ -18,8 +18,8 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import SGDClassifier
 
 from sknn import CNNClassifier, MLPClassifier, MLPRegressor, TransformerRegressor
-from sknn import _data as data_module
-from sknn._data import EncodedRows, TensorData, encoder_sample, is_memory_mapped
+from sknn._core import _data as data_module
+from sknn._core._data import EncodedRows, TensorData, encoder_sample, is_memory_mapped
 from sknn.stream import fit_batches, iter_parquet
 
 FAST = {"device": "cpu", "hidden_layer_sizes": (16,), "batch_size": 32,

@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from skorch.callbacks import Callback
 
 from sknn import MLPClassifier, MLPRegressor
-from sknn._device import default_n_threads, gpu_for_worker, worker_index
+from sknn._core._device import default_n_threads, gpu_for_worker, worker_index
 
 distributed = pytest.importorskip(
     "distributed", reason="needs dask.distributed (pip install 'dask[distributed]')"

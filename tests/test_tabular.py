@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn import MLPClassifier, MLPRegressor
-from sknn._tabular import TabularEncoder
+from sknn._input._tabular import TabularEncoder
 
 FAST = dict(hidden_layer_sizes=(16,), ensemble_size=2, max_iter=8, random_state=0)
 

@@ -27,7 +27,7 @@ class BagOfWords(nn.Module):
     ``TfidfVectorizer(sublinear_tf=True)``: ``(1 + log(count)) * idf`` per
     token, scaled to unit Euclidean norm. The weights, bias and idf are
     buffers, not parameters: the estimator fits them (by L-BFGS, see
-    ``sknn._bag_of_words``) and gradient descent leaves them alone.
+    ``sknn._input._bag_of_words``) and gradient descent leaves them alone.
 
     Parameters
     ----------

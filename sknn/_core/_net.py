@@ -1,7 +1,7 @@
 """The skorch net that every sknn estimator builds in ``fit`` (``net_``).
 
 ``SknnNet`` is a :class:`skorch.NeuralNet` whose data path and inner loop are
-lean: batches are slices of device tensors (:mod:`sknn._data`), the epoch loss
+lean: batches are slices of device tensors (:mod:`sknn._core._data`), the epoch loss
 is accumulated on the device and read once per epoch, and per-batch history
 rows are not kept. Callbacks, history, initialization, ``set_params`` and
 device-aware pickling are skorch's own, so skorch callbacks passed by the user
@@ -17,9 +17,9 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 
-from sknn._data import BatchIterator, TensorData
-from sknn._distributed import DataParallelTraining, process_group
-from sknn._progress import EpochProgressBar
+from sknn._core._data import BatchIterator, TensorData
+from sknn._core._distributed import DataParallelTraining, process_group
+from sknn._core._progress import EpochProgressBar
 
 # Input values in one prediction batch: 8,192 rows of 128 features, or about
 # 1,300 MNIST images, whose conv activations then stay in the 100s of MB.

@@ -22,9 +22,8 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from sknn._rnn import _RNNArchitecture
-from sknn._tabular import _column, _is_numeric_array
-from sknn._task import ClassificationTask
+from sknn._core._task import ClassificationTask
+from sknn._input._tabular import _column, _is_numeric_array
 from sknn.modules.preprocessing import InferenceModel, OutputHead, TabularPreprocess
 
 # Opsets the exporter and onnxruntime both handle for every sknn layer.
@@ -33,7 +32,7 @@ OPSETS = (14, 20)
 
 def check_fitted_network(estimator, function: str):
     """Refuse anything but a fitted sknn estimator, naming ``function``."""
-    from sknn._base import BaseNeuralEstimator
+    from sknn._core._base import BaseNeuralEstimator
 
     if not isinstance(estimator, BaseNeuralEstimator):
         raise TypeError(
@@ -199,7 +198,7 @@ def _example_input(estimator) -> torch.Tensor:
         n_columns = encoder.n_numeric + len(encoder.categorical_index)
         return torch.zeros(2, n_columns, dtype=torch.float64)
     dtype = estimator.net_.module_dtype()
-    if isinstance(estimator, _RNNArchitecture):
+    if getattr(estimator, "_step_mask_channel", False):
         # Values plus the all-ones step mask of full-length sequences: the graph
         # is traced through the unpacked path (see to_onnx).
         channels, length = estimator.input_shape_

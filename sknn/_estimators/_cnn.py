@@ -7,10 +7,16 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
-from sknn._finetune import FINE_TUNING_CONSTRAINTS, FINE_TUNING_PARAMS_DOC, FineTuningMixin
-from sknn._mlp import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC
-from sknn._sequence import SequenceInputMixin
+from sknn._core._base import BaseNeuralEstimator
+from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._estimators._mlp import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC
+from sknn._input._sequence import SequenceInputMixin
+from sknn._lifecycle._finetune import (
+    FINE_TUNING_CONSTRAINTS,
+    FINE_TUNING_PARAMS_DOC,
+    FineTuningMixin,
+)
+from sknn._utils._registry import storable_estimator
 from sknn.modules.cnn import (
     FCN,
     IMAGE_AUGMENTATIONS,
@@ -205,6 +211,7 @@ _CNN_ATTRIBUTES_DOC = """
 )
 
 
+@storable_estimator
 class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Convolutional network classifier for time series and images.
 {_DATA_DOC}
@@ -306,6 +313,7 @@ class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
         self.dtype = dtype
 
 
+@storable_estimator
 class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Convolutional network regressor for time series and images.
 {_DATA_DOC}

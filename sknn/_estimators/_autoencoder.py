@@ -15,12 +15,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sknn._base import BaseNeuralEstimator, finite_outputs
-from sknn._cnn import positive_ints
-from sknn._data import TensorData, as_tensor
-from sknn._mlp import hidden_sizes
-from sknn._sequence import _check_input_shape, sample_shape
-from sknn._task import ReconstructionTask
+from sknn._core._base import BaseNeuralEstimator
+from sknn._core._data import TensorData, as_tensor
+from sknn._core._task import ReconstructionTask
+from sknn._estimators._cnn import positive_ints
+from sknn._estimators._mlp import hidden_sizes
+from sknn._input._sequence import _check_input_shape, sample_shape
+from sknn._utils._errors import finite_outputs
+from sknn._utils._registry import storable_estimator
 from sknn.modules.autoencoder import CORRUPTIONS, Autoencoder, ConvAutoencoder
 from sknn.modules.cnn import use_layer_norm
 from sknn.modules.mlp import ACTIVATION_NAMES
@@ -31,6 +33,7 @@ DEFAULT_FILTERS = (16, 32)
 DEFAULT_KERNEL_SIZES = {1: 5, 2: 3}
 
 
+@storable_estimator
 class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
     """Autoencoder as a scikit-learn transformer: learned features and anomaly scores.
 

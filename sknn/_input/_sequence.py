@@ -28,7 +28,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from sknn._text import TokenArray
+from sknn._input._text import TokenArray
 
 SERIES_LAYOUT = "(n_samples, n_channels, n_timepoints)"
 IMAGE_LAYOUT = "(n_samples, n_channels, height, width)"
@@ -242,7 +242,7 @@ class MaskedSequenceMixin(SequenceInputMixin):
     the sequences right-padded with zeros and a last channel that is 1 on
     valid steps, so variable-length data trains through the same tensor
     minibatches as everything else. Token ids (``input_kind='tokens'``, or a
-    :class:`~sknn._text.TokenArray` under 'auto') are one channel of
+    :class:`~sknn._input._text.TokenArray` under 'auto') are one channel of
     non-negative integers, 0 being padding. Estimators mixing this in have an
     ``input_kind`` parameter and define ``_auto_input_kind(X)``; they set
     ``input_kind_``, ``input_shape_`` and either ``vocabulary_size_`` (token

@@ -31,7 +31,7 @@ class EpochProgressBar(Callback):
     >>> import io, contextlib
     >>> from sklearn.datasets import load_iris
     >>> from sknn import MLPClassifier
-    >>> from sknn._progress import EpochProgressBar
+    >>> from sknn._core._progress import EpochProgressBar
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = MLPClassifier(max_iter=3, callbacks=[EpochProgressBar()])
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:

@@ -7,17 +7,23 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._bag_of_words import (
+from sknn._core._base import BaseNeuralEstimator
+from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._estimators._cnn import _param_entries
+from sknn._estimators._mlp import _SHARED_ATTRIBUTES_DOC
+from sknn._input._bag_of_words import (
     BAG_OF_WORDS_ATTRIBUTES_DOC,
     BAG_OF_WORDS_CONSTRAINTS,
     BAG_OF_WORDS_PARAMS_DOC,
     BagOfWordsMixin,
 )
-from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
-from sknn._cnn import _param_entries
-from sknn._finetune import FINE_TUNING_CONSTRAINTS, FINE_TUNING_PARAMS_DOC, FineTuningMixin
-from sknn._mlp import _SHARED_ATTRIBUTES_DOC
-from sknn._sequence import SERIES_LAYOUT, MaskedSequenceMixin, _shape_of
+from sknn._input._sequence import SERIES_LAYOUT, MaskedSequenceMixin, _shape_of
+from sknn._lifecycle._finetune import (
+    FINE_TUNING_CONSTRAINTS,
+    FINE_TUNING_PARAMS_DOC,
+    FineTuningMixin,
+)
+from sknn._utils._registry import storable_estimator
 from sknn.modules.rnn import CELLS, POOLINGS, RNN
 
 INPUT_KINDS = ("auto", "series", "tokens")
@@ -43,12 +49,14 @@ class _RNNArchitecture(BagOfWordsMixin, MaskedSequenceMixin):
     """Input handling and module factory shared by the RNN classifier and regressor.
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``
-    (:class:`~sknn._sequence.MaskedSequenceMixin`, :mod:`sknn.modules.rnn`),
+    (:class:`~sknn._input._sequence.MaskedSequenceMixin`, :mod:`sknn.modules.rnn`),
     whatever its layout: fixed-length series are masked all-valid.
     """
 
     input_shape = None  # the sequence mixin's reshaping parameter: not offered here
     _family = "RNN"
+    # The network's input carries the step mask as one more channel (export asks).
+    _step_mask_channel = True
 
     def _validate_X(self, X, reset: bool):
         name = type(self).__name__
@@ -186,6 +194,7 @@ _RNN_ATTRIBUTES_DOC = """
 )
 
 
+@storable_estimator
 class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Recurrent network classifier (LSTM, GRU, RNN) for series, sequences and text.
 {_DATA_DOC}
@@ -303,6 +312,7 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
         self.dtype = dtype
 
 
+@storable_estimator
 class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Recurrent network regressor (LSTM, GRU, RNN): sequence to value(s).
 {_DATA_DOC}

@@ -12,6 +12,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from sknn._utils._registry import storable_estimator
+
 PAD, UNKNOWN = "<pad>", "<unk>"
 
 
@@ -31,6 +33,7 @@ def _rebuild_token_array(array):
     return array.view(TokenArray)
 
 
+@storable_estimator
 class TextSequencer(TransformerMixin, BaseEstimator):
     """Turn raw strings into right-padded sequences of token ids.
 

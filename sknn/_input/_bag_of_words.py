@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from sknn._data import TensorData
+from sknn._core._data import TensorData
 from sknn.modules.text import N_SPECIAL_IDS, BagOfWords
 
 # Rows per chunk: each chunk's dense TF-IDF block holds at most this many values.
@@ -54,7 +54,7 @@ def fit_bag_of_words(bag: BagOfWords, net, train, C: float | str,
         The branch to fit (its buffers are overwritten).
     net : SknnNet
         The initialized net; its ``get_loss`` is the loss minimized.
-    train : sknn._data.TensorData
+    train : sknn._core._data.TensorData
         The training rows (X on the net's device).
     C : float or 'auto'
         Inverse regularization strength, as in LogisticRegression; 'auto'

@@ -13,7 +13,10 @@ import torch
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
+from sknn._utils._registry import storable_state
 
+
+@storable_state("sknn._task.ClassificationTask")
 class ClassificationTask:
     """Single-label (binary or multiclass) or multilabel-indicator classification.
 
@@ -124,6 +127,7 @@ class ClassificationTask:
         return _weighted_mean(correct.float(), weight)
 
 
+@storable_state("sknn._task.RegressionTask")
 class RegressionTask:
     """Regression on standardized targets, mapped back at prediction.
 
@@ -196,6 +200,7 @@ class RegressionTask:
         return r2.mean().item()
 
 
+@storable_state("sknn._task.ReconstructionTask")
 class ReconstructionTask(RegressionTask):
     """Autoencoding: the targets are X itself, standardized per feature.
 
@@ -221,6 +226,7 @@ def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> float:
     return ((values * weight).sum() / weight.sum()).item()
 
 
+@storable_state("sknn._task.DistillationTask")
 class DistillationTask(ClassificationTask):
     """Single-label classification learned from a teacher's probabilities.
 

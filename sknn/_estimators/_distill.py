@@ -22,8 +22,10 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from sknn._base import BaseNeuralClassifier, BaseNeuralRegressor, errors_naming
-from sknn._task import DistillationTask
+from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._core._task import DistillationTask
+from sknn._utils._errors import errors_naming
+from sknn._utils._registry import storable_estimator
 
 
 def _failing_cleanly(fit):
@@ -179,6 +181,7 @@ _FIT_DOC = """
         self : object"""
 
 
+@storable_estimator
 class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     __doc__ = f"""Classifier trained on a fitted teacher's softened probabilities.
 
@@ -248,7 +251,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         self.random_state = random_state
 
     def _default_student(self):
-        from sknn._mlp import MLPClassifier
+        from sknn._estimators._mlp import MLPClassifier
 
         return MLPClassifier()
 
@@ -309,6 +312,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         return self._ask_student("predict_log_proba", X)
 
 
+@storable_estimator
 class DistilledRegressor(RegressorMixin, _BaseDistilled):
     __doc__ = f"""Regressor trained on a fitted teacher's predictions.
 
@@ -363,7 +367,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         self.random_state = random_state
 
     def _default_student(self):
-        from sknn._mlp import MLPRegressor
+        from sknn._estimators._mlp import MLPRegressor
 
         return MLPRegressor()
 

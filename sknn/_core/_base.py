@@ -4,7 +4,7 @@ An sknn estimator is a plain scikit-learn estimator: ``__init__`` stores its
 parameters, ``fit`` validates the data, builds a skorch :class:`SknnNet`
 (``net_``) around a module from the estimator's ``_build_module`` factory and
 trains it. Classification and regression differ only through the task object
-in :mod:`sknn._task`.
+in :mod:`sknn._core._task`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -34,11 +32,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sknn._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
-from sknn._device import on_device, resolve_device, torch_threads
-from sknn._distributed import shared_seed
-from sknn._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
-from sknn._task import ClassificationTask, RegressionTask
+from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
+from sknn._core._device import on_device, resolve_device, torch_threads
+from sknn._core._distributed import shared_seed
+from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
+from sknn._core._task import ClassificationTask
+from sknn._utils._errors import errors_naming, finite_outputs
 
 SOLVERS = {
     "adam": (torch.optim.Adam, {}),
@@ -60,43 +59,6 @@ NEVER = sys.maxsize
 # tabular nets before their best epoch) and on the training loss (scikit-learn's 10).
 AUTO_PATIENCE_VALIDATION = 20
 AUTO_PATIENCE_TRAINING_LOSS = 10
-
-
-@contextlib.contextmanager
-def errors_naming(estimator_name: str):
-    """Make sure a ValueError or TypeError raised inside names the estimator.
-
-    Errors of scikit-learn's validation helpers (and of models an estimator
-    wraps) do not always say whose input they refuse; prefix the name there.
-    """
-    try:
-        yield
-    except (ValueError, TypeError) as error:
-        if estimator_name in str(error):
-            raise
-        message = f"{estimator_name}: {error}"
-        try:
-            renamed = type(error)(message)
-        except Exception:  # an exception type that takes other arguments
-            renamed = (ValueError if isinstance(error, ValueError) else TypeError)(message)
-        raise renamed from error
-
-
-def finite_outputs(outputs: torch.Tensor, estimator_name: str) -> torch.Tensor:
-    """``outputs`` of the network at prediction, refused when some are not finite.
-
-    Finite X far outside the range of the training data can overflow the
-    network; its predictions would then be NaN or infinite.
-    """
-    finite = torch.isfinite(outputs).reshape(len(outputs), -1).all(dim=1)
-    if not finite.all():
-        raise ValueError(
-            f"{estimator_name}: the network overflowed on {int((~finite).sum())} of "
-            f"{len(outputs)} rows of X (its outputs are not finite). X probably holds "
-            "values far outside the range of the training data; check it for extreme "
-            "values and scale it as the training data."
-        )
-    return outputs
 
 
 class BaseNeuralEstimator(BaseEstimator):
@@ -156,7 +118,7 @@ class BaseNeuralEstimator(BaseEstimator):
         """Encoded X; a large memory-mapped X stays on disk, encoded per minibatch.
 
         In fit, the encoding of such an X is learned from a sample of its rows
-        (:func:`sknn._data.encoder_sample`; all rows when few).
+        (:func:`sknn._core._data.encoder_sample`; all rows when few).
         """
         if not stays_on_disk(X):
             return self._encode_X(X, sample_weight, fit)
@@ -558,192 +520,3 @@ class BaseNeuralEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
-    """Public classifier API: labels, probabilities, class weights, partial_fit."""
-
-    _parameter_constraints: dict = {
-        **BaseNeuralEstimator._parameter_constraints,
-        "class_weight": [None, dict, StrOptions({"balanced"})],
-    }
-
-    def _make_task(self, y, classes=None, sample_weight=None):
-        return self._raise_with_name(ClassificationTask.from_target, y, type(self).__name__,
-                                     classes)
-
-    def _row_weights(self, y, sample_weight):
-        if self.class_weight is None:
-            return sample_weight
-        class_weights = compute_sample_weight(self.class_weight, y)
-        return class_weights if sample_weight is None else class_weights * sample_weight
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Train the network on labelled data.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; sparse CSR is densified one minibatch at a time.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels (strings, integers or booleans), or a binary label
-            indicator matrix for multilabel classification.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample loss weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Train for one epoch on the given data, continuing from the current weights.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        classes : array-like of shape (n_classes,), default=None
-            All labels that will ever appear; required on the first call unless
-            ``y`` is a multilabel indicator matrix.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-        """
-        if hasattr(self, "net_"):
-            if classes is not None and not np.array_equal(
-                np.unique(classes), self.classes_
-            ):
-                raise ValueError(
-                    f"{type(self).__name__}.partial_fit: classes={list(classes)} "
-                    f"differ from the first call's classes_={self.classes_.tolist()}."
-                )
-        elif classes is None and self._raise_with_name(
-                type_of_target, y, input_name="y") != "multilabel-indicator":
-            raise ValueError(
-                f"{type(self).__name__}.partial_fit needs classes=... (all labels "
-                "that will ever appear) on its first call."
-            )
-        return self._fit(X, y, sample_weight, classes=classes, incremental=True)
-
-    def predict_proba(self, X):
-        """Class probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``; for multilabel ``y``,
-            the probability of each label.
-        """
-        outputs = self._predict_outputs(X)
-        return self.task_.proba(outputs)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        outputs = self._predict_outputs(X)
-        if self.task_.multilabel:
-            return torch.nn.functional.logsigmoid(outputs).numpy()
-        return torch.log_softmax(outputs, dim=1).numpy()
-
-    def predict(self, X):
-        """Predicted class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_labels)
-        """
-        outputs = self._predict_outputs(X)
-        return self.task_.predict(outputs)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
-
-class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
-    """Public regressor API: standardized targets, 1-D or multi-output."""
-
-    def _make_task(self, y, classes=None, sample_weight=None):
-        return RegressionTask.from_target(y, sample_weight)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Train the network.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; sparse CSR is densified one minibatch at a time.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets; standardized inside and mapped back at prediction.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample loss weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """Train for one epoch on the given data, continuing from the current weights.
-
-        The first call fixes the target standardization from its ``y``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight, incremental=True)
-
-    def predict(self, X):
-        """Predicted values.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            1-D when ``y`` was 1-D in ``fit``.
-        """
-        outputs = self._predict_outputs(X)
-        return self.task_.predict(outputs)

@@ -23,11 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
-from sknn._base import BaseNeuralEstimator
-from sknn._net import ConvergenceMonitor
-from sknn._sequence import describe
-from sknn._tabular import TabularInputMixin
-from sknn._task import ClassificationTask
+from sknn._core._base import BaseNeuralEstimator
+from sknn._core._net import ConvergenceMonitor
+from sknn._core._task import ClassificationTask
+from sknn._input._sequence import describe
+from sknn._input._tabular import TabularInputMixin
 from sknn.modules.cnn import ConvBlock, ResidualBlock
 from sknn.modules.tabular import TabularInput
 from sknn.modules.transformer import (

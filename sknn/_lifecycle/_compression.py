@@ -9,8 +9,8 @@ from numbers import Real
 import torch
 from torch import nn
 
-from sknn._device import torch_threads
-from sknn._export import check_fitted_network
+from sknn._core._device import torch_threads
+from sknn._lifecycle._export import check_fitted_network
 
 SCOPES = ("global", "layer")
 

@@ -8,14 +8,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from sknn._base import BaseNeuralClassifier, BaseNeuralEstimator, BaseNeuralRegressor
-from sknn._finetune import (
+from sknn._core._base import BaseNeuralEstimator
+from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._input._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
+from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
     FineTuningMixin,
     adopt_tabular_encoder,
 )
-from sknn._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
+from sknn._utils._registry import storable_estimator
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import ACTIVATION_NAMES, MLP
 
@@ -175,6 +177,7 @@ _SHARED_ATTRIBUTES_DOC = """
         Lowest training loss, when early stopping is off."""
 
 
+@storable_estimator
 class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Multilayer perceptron classifier trained with PyTorch through skorch.
 
@@ -276,6 +279,7 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
         self.dtype = dtype
 
 
+@storable_estimator
 class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Multilayer perceptron regressor trained with PyTorch through skorch.
 

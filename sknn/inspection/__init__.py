@@ -1,5 +1,5 @@
 """Tools to look inside fitted sknn estimators: plots of their training."""
 
-from sknn._training_curve import TrainingCurveDisplay
+from sknn.inspection._training_curve import TrainingCurveDisplay
 
 __all__ = ["TrainingCurveDisplay"]

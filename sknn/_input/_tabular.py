@@ -28,7 +28,8 @@ from scipy.special import ndtri
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
-from sknn._base import errors_naming
+from sknn._utils._errors import errors_naming
+from sknn._utils._registry import storable_state
 
 NUMERIC_TRANSFORMS = ("quantile", "standard", "none")
 NUMERIC_EMBEDDINGS = ("periodic", "piecewise_linear")
@@ -58,6 +59,7 @@ def to_pandas(X) -> pd.DataFrame:
 
 
 @dataclass
+@storable_state("sknn._tabular._NumericScaler")
 class _NumericScaler:
     """Sample-weighted, NaN-aware quantile-normal or standard scaling."""
 
@@ -133,6 +135,7 @@ def _column_quantiles(column, weights, levels):
 
 
 @dataclass
+@storable_state("sknn._tabular._CategoricalColumn")
 class _CategoricalColumn:
     """Codes of one categorical column: levels, then 'rare or unseen', then missing."""
 
@@ -206,6 +209,7 @@ def _is_missing(value) -> bool:
 
 
 @dataclass
+@storable_state("sknn._tabular.TabularEncoder")
 class TabularEncoder:
     """Fitted tabular preprocessing (see the module docstring).
 

@@ -12,16 +12,12 @@ import scipy.sparse as sp
 import torch
 from skorch.callbacks import Callback
 
-from sknn._persistence import (
-    _Decoder,
-    _Encoder,
-    read_file,
-    restore_net,
-    warn_about_versions,
-    write_file,
-)
+from sknn._io._codec import _Decoder, _Encoder, restore_net
+from sknn._io._persistence import read_file, warn_about_versions, write_file
+from sknn._utils._registry import storable_state
 
 
+@storable_state("sknn._checkpoint.Checkpoint")
 class Checkpoint(Callback):
     """Save the training state every few epochs; a fit that crashed resumes from it.
 

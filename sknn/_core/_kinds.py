@@ -1,0 +1,202 @@
+"""The classifier and the regressor: what sets them apart on top of :class:`BaseNeuralEstimator`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import type_of_target
+
+from sknn._core._base import BaseNeuralEstimator
+from sknn._core._task import ClassificationTask, RegressionTask
+
+
+class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
+    """Public classifier API: labels, probabilities, class weights, partial_fit."""
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    def _make_task(self, y, classes=None, sample_weight=None):
+        return self._raise_with_name(ClassificationTask.from_target, y, type(self).__name__,
+                                     classes)
+
+    def _row_weights(self, y, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        class_weights = compute_sample_weight(self.class_weight, y)
+        return class_weights if sample_weight is None else class_weights * sample_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on labelled data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse CSR is densified one minibatch at a time.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (strings, integers or booleans), or a binary label
+            indicator matrix for multilabel classification.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on the given data, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like of shape (n_classes,), default=None
+            All labels that will ever appear; required on the first call unless
+            ``y`` is a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        if hasattr(self, "net_"):
+            if classes is not None and not np.array_equal(
+                np.unique(classes), self.classes_
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}.partial_fit: classes={list(classes)} "
+                    f"differ from the first call's classes_={self.classes_.tolist()}."
+                )
+        elif classes is None and self._raise_with_name(
+                type_of_target, y, input_name="y") != "multilabel-indicator":
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit needs classes=... (all labels "
+                "that will ever appear) on its first call."
+            )
+        return self._fit(X, y, sample_weight, classes=classes, incremental=True)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; for multilabel ``y``,
+            the probability of each label.
+        """
+        outputs = self._predict_outputs(X)
+        return self.task_.proba(outputs)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        outputs = self._predict_outputs(X)
+        if self.task_.multilabel:
+            return torch.nn.functional.logsigmoid(outputs).numpy()
+        return torch.log_softmax(outputs, dim=1).numpy()
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        outputs = self._predict_outputs(X)
+        return self.task_.predict(outputs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
+    """Public regressor API: standardized targets, 1-D or multi-output."""
+
+    def _make_task(self, y, classes=None, sample_weight=None):
+        return RegressionTask.from_target(y, sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse CSR is densified one minibatch at a time.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; standardized inside and mapped back at prediction.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on the given data, continuing from the current weights.
+
+        The first call fixes the target standardization from its ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted values.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            1-D when ``y`` was 1-D in ``fit``.
+        """
+        outputs = self._predict_outputs(X)
+        return self.task_.predict(outputs)

@@ -1,0 +1,357 @@
+"""What the Transformer estimators share: their defaults, input kinds and module factory."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from sknn._core._base import NEVER
+from sknn._input._bag_of_words import (
+    BAG_OF_WORDS_CONSTRAINTS,
+    BagOfWordsMixin,
+)
+from sknn._input._sequence import (
+    SERIES_LAYOUT,
+    MaskedSequenceMixin,
+    SequenceInputMixin,
+    _shape_of,
+    sample_shape,
+    sequence_items,
+    sequence_lengths,
+)
+from sknn._input._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
+from sknn._input._text import TokenArray
+from sknn._lifecycle._finetune import (
+    FINE_TUNING_CONSTRAINTS,
+    adopt_tabular_encoder,
+)
+from sknn.modules.transformer import (
+    POOLINGS,
+    POSITIONAL_ENCODINGS,
+    STEMS,
+    FeatureTokenizer,
+    PatchTokenizer,
+    SequenceTokenizer,
+    Transformer,
+)
+
+INPUT_KINDS = ("auto", "table", "series", "tokens")
+
+# patch_size='auto': series are cut into at most this many tokens (attention is
+# quadratic in the number of tokens).
+AUTO_MAX_PATCHES = 64
+# Fixed-length series (after the convolutional stem): at most this many tokens.
+# On GunPoint (150 steps), patches of 5 beat patches of 3 (benchmarks/RESULTS.md).
+AUTO_MAX_SERIES_PATCHES = 32
+# batch_size='auto': a tenth of the training set, between these bounds (256 is the
+# paper's batch size for Adult and California).
+AUTO_BATCH_BOUNDS = (16, 256)
+# max_iter='auto': enough epochs for this many minibatch steps, between these bounds.
+AUTO_STEPS = 2000
+# Tables: the cost of a step grows with the number of tokens (columns and [CLS]),
+# so the budget is this many token-steps instead: about 4 CPU minutes on one
+# thread for Adult (15 tokens, 24 epochs) and California (9 tokens, 76 epochs),
+# where 2,000 steps left California far from converged (benchmarks/RESULTS.md).
+AUTO_TABLE_TOKEN_STEPS = 40_000
+AUTO_EPOCH_BOUNDS = (10, 200)
+# Fixed-length series: a higher bound, so that small training sets get their 2,000
+# steps (GunPoint's 50 series, 4 minibatches: 500 epochs; 200 stopped it at 0.976
+# against 0.983 over 5 seeds, RESULTS.md).
+AUTO_SERIES_MAX_EPOCHS = 500
+# n_iter_no_change='auto' without held-out data: a decaying learning-rate schedule,
+# not a noisy stall of the training loss, ends training (annealing to its end raised
+# GunPoint from 0.975 to 0.981 over 5 seeds, never lower on a seed; patience 10
+# stopped fits at 33-83 of 200 epochs, at 0.70). A constant rate: this patience.
+AUTO_PATIENCE_TRAINING_LOSS = 50
+# n_blocks='auto': the FT-Transformer paper's depth for tables and token ids, one
+# block for fixed-length numeric series, where three overfit the small UCR training
+# sets (GunPoint 0.877 against 0.976 over 5 seeds; benchmarks/RESULTS.md).
+AUTO_BLOCKS = 3
+AUTO_SERIES_BLOCKS = 1
+
+_TRANSFORMER_CONSTRAINTS = {
+    "n_blocks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "d_token": [Interval(Integral, 1, None, closed="left")],
+    "n_heads": [Interval(Integral, 1, None, closed="left")],
+    "d_ffn_factor": [Interval(Real, 0, None, closed="neither")],
+    "attention_dropout": [Interval(Real, 0, 1, closed="left")],
+    "ffn_dropout": [Interval(Real, 0, 1, closed="left")],
+    "residual_dropout": [Interval(Real, 0, 1, closed="left")],
+    "pooling": [StrOptions({"auto", *POOLINGS})],
+    "patch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "positional_encoding": [StrOptions({"auto", *POSITIONAL_ENCODINGS})],
+    "stem": [StrOptions(set(STEMS))],
+    "max_tokens": [Interval(Integral, 1, None, closed="left")],
+    "autocast": [None, StrOptions({"bfloat16"})],
+    "input_shape": [None, tuple, list],
+    "input_kind": [StrOptions(set(INPUT_KINDS))],
+    "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    **TABULAR_CONSTRAINTS,
+    **BAG_OF_WORDS_CONSTRAINTS,
+    **FINE_TUNING_CONSTRAINTS,
+}
+
+
+def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
+    """Masked sequences cut after the last step that is valid in any of them."""
+    return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
+
+
+class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenceMixin):
+    """Input handling and module factory shared by the Transformer estimators.
+
+    Tables (2-D X: arrays, sparse matrices, DataFrames) go through the tabular
+    layer (:class:`~sknn._input._tabular.TabularInputMixin`); fixed-length series
+    (3-D X, or 2-D X with ``input_shape=(n_timepoints,)``) through the
+    sequence layer (:class:`~sknn._input._sequence.SequenceInputMixin`) as they are;
+    token ids and lists of sequences of different lengths are padded and
+    masked (:class:`~sknn._input._sequence.MaskedSequenceMixin`, as for the RNN:
+    ``padding_mask_`` is True). The kind seen in ``fit`` is kept in
+    ``input_kind_``.
+    """
+
+    _family = "Transformer"
+
+    def _auto_input_kind(self, X) -> str:
+        if isinstance(X, TokenArray):
+            return "tokens"
+        shape = _shape_of(X)
+        if (sequence_items(X) is not None or self.input_shape is not None
+                or (shape is not None and len(shape) >= 3)):
+            return "series"
+        return "table"
+
+    def _masked(self) -> bool:
+        return getattr(self, "padding_mask_", False)
+
+    def _validate_X(self, X, reset: bool):
+        kind = self._input_kind(X, reset)
+        if kind == "table":
+            return TabularInputMixin._validate_X(self, X, reset)
+        name = type(self).__name__
+        ragged = sequence_items(X) is not None
+        if reset:
+            self.padding_mask_ = kind == "tokens" or ragged
+        elif ragged and not self.padding_mask_:
+            raise ValueError(
+                f"{name} was fitted on fixed-length series (one array of shape "
+                f"{(len(X), *self.input_shape_)} or the like); got a list of sequences of "
+                "different lengths. Fit on a list of sequences (then the padding is "
+                "masked) to predict on them, or pad them to one length yourself."
+            )
+        if self.padding_mask_:
+            if self.input_shape is not None:
+                raise ValueError(
+                    f"{name}: input_shape={tuple(self.input_shape)} reads 2-D X as "
+                    f"fixed-length series; it does not apply to "
+                    f"{'token ids' if kind == 'tokens' else 'sequences of different lengths'}"
+                    ". Leave input_shape=None."
+                )
+            return _without_trailing_padding(self._masked_sequences(X, reset))
+        self._check_series_shape(X)
+        return SequenceInputMixin._validate_X(self, X, reset)
+
+    def _check_series_shape(self, X) -> None:
+        """Refuse images and anything else that is not series or a table."""
+        name = type(self).__name__
+        shape = _shape_of(X)
+        if shape is None or len(shape) < 2:
+            return
+        per_sample = (sample_shape(shape, self.input_shape, name)
+                      if len(shape) <= 4 else None)
+        if per_sample is None or len(per_sample) != 2:
+            raise ValueError(
+                f"{name} reads tables (2-D X) and time series {SERIES_LAYOUT}; got "
+                f"X of shape {shape}"
+                + ("" if per_sample is None else f", read as images of shape {per_sample}")
+                + ". Give series as 3-D X or 2-D X with input_shape=(n_timepoints,); "
+                "for images use CNNClassifier or CNNRegressor."
+            )
+
+    def _encode_X(self, X, sample_weight, fit: bool):
+        if self.input_kind_ == "table":
+            return TabularInputMixin._encode_X(self, X, sample_weight, fit)
+        if self._masked():
+            if fit:
+                self._fit_sequence_inputs(X, sample_weight)
+            lengths = sequence_lengths(X[:, -1] != 0)
+        else:
+            X = SequenceInputMixin._encode_X(self, X, sample_weight, fit)
+            lengths = np.full(len(X), X.shape[-1])
+        self._check_length(lengths, fit)
+        return X
+
+    def _adopt_inputs(self, source, X, encoded):
+        if self.input_kind_ == "table":
+            return adopt_tabular_encoder(self, source, X)
+        source_masked = getattr(source, "padding_mask_", False)
+        if self._masked() != source_masked:
+            words = {True: "sequences of different lengths or token ids (padding masks)",
+                     False: "fixed-length series"}
+            raise ValueError(
+                f"{type(self).__name__}: init_from was fitted on {words[source_masked]}; "
+                f"got {words[self._masked()]}. Fine-tuning needs the same kind of input."
+            )
+        if self._masked():
+            self._adopt_sequence_inputs(source)
+            self._check_positions(self.input_shape_[1], source.net_.module_.tokenizer)
+        return encoded
+
+    def _sequence_geometry(self) -> tuple[int, int]:
+        """``(patch_size, n_timepoints)`` of the series tokenizer.
+
+        Fine-tuning on masked sequences keeps init_from's patches and positions
+        (its training length), whatever the length of the new data.
+        """
+        source = self.init_from
+        if source is not None and self._masked() and getattr(source, "padding_mask_", False):
+            return source.net_.module_.tokenizer.patch_size, source.input_shape_[1]
+        n_timepoints = self.input_shape_[1]
+        return self._patch_size(n_timepoints), n_timepoints
+
+    def _build_module(self, n_features, task):
+        name = type(self).__name__
+        if self.d_token % self.n_heads:
+            raise ValueError(
+                f"{name}: n_heads must divide d_token; got d_token={self.d_token} and "
+                f"n_heads={self.n_heads}."
+            )
+        if self.input_kind_ == "table":
+            encoder = self.encoder_
+            tokenizer = FeatureTokenizer(
+                encoder.n_numeric, encoder.n_indicators, encoder.cardinalities,
+                self.d_token, self._numeric_embedding_layer(self.d_token),
+            )
+        elif self._masked():
+            tokens = self.input_kind_ == "tokens"
+            patch_size, n_timepoints = self._sequence_geometry()
+            tokenizer = SequenceTokenizer(
+                self.input_shape_[0], n_timepoints, self.d_token, patch_size,
+                self._positional_encoding(),
+                vocabulary_size=self.vocabulary_size_ if tokens else None,
+                input_mean=None if tokens else torch.as_tensor(self.input_mean_),
+                input_scale=None if tokens else torch.as_tensor(self.input_scale_),
+            )
+        else:
+            n_channels, n_timepoints = self.input_shape_
+            tokenizer = PatchTokenizer(n_channels, n_timepoints, self.d_token,
+                                       self._patch_size(n_timepoints),
+                                       self._positional_encoding(), stem=self.stem)
+        return Transformer(
+            tokenizer, self.d_token, task.n_outputs, n_blocks=self._n_blocks(),
+            n_heads=self.n_heads,
+            d_ffn=max(1, round(self.d_ffn_factor * self.d_token)),
+            attention_dropout=self.attention_dropout, ffn_dropout=self.ffn_dropout,
+            residual_dropout=self.residual_dropout, pooling=self._pooling(),
+            bag=self._bag_of_words_module(task),
+        )
+
+    def _positional_encoding(self) -> str:
+        """'auto' resolved: sequences of different lengths and texts may be longer at
+        predict than any training one, which learned positions cannot take."""
+        if self.positional_encoding != "auto":
+            return self.positional_encoding
+        return "sinusoidal" if self._masked() else "learned"
+
+    def _check_length(self, lengths: np.ndarray, fit: bool) -> None:
+        """Refuse sequences that make more than ``max_tokens`` tokens, or beyond the
+        learned positions at predict."""
+        longest = int(np.argmax(lengths))
+        n_steps = int(lengths[longest])
+        patch_size = (self._sequence_geometry()[0] if fit
+                      else self.net_.module_.tokenizer.patch_size)
+        n_tokens = -(-n_steps // patch_size)
+        if n_tokens > self.max_tokens:
+            texts = " (texts: TextSequencer(max_length=...))" if (
+                self.input_kind_ == "tokens") else ""
+            raise ValueError(
+                f"{type(self).__name__}: sample {longest} has {n_steps} steps, which make "
+                f"{n_tokens} tokens of patch_size={patch_size}, more than max_tokens="
+                f"{self.max_tokens} (attention costs grow with the square of the number "
+                f"of tokens). Use a larger patch_size (at least "
+                f"{-(-n_steps // self.max_tokens)}), cut the sequences{texts}, or raise "
+                "max_tokens."
+            )
+        if not fit:
+            self._check_positions(n_steps, self.net_.module_.tokenizer)
+
+    def _check_positions(self, n_timepoints: int, tokenizer) -> None:
+        """Refuse series with more patches than ``tokenizer``'s learned positional encodings."""
+        n_tokens = -(-int(n_timepoints) // tokenizer.patch_size)
+        if tokenizer.positions is None or n_tokens <= tokenizer.n_positions:
+            return
+        name = type(self).__name__
+        if not self._masked():
+            raise ValueError(
+                f"{name} was fitted on series of {self.input_shape_[1]} "
+                f"time steps ({tokenizer.n_positions} tokens); got {n_timepoints} time "
+                f"steps ({n_tokens} tokens), more than its learned positions. Use "
+                "positional_encoding='sinusoidal' to predict on longer series."
+            )
+        raise ValueError(
+            f"{name}: a sequence of {n_timepoints} steps makes {n_tokens} tokens of "
+            f"patch_size={tokenizer.patch_size}, more than the {tokenizer.n_positions} "
+            "learned positions (from the longest training sequence). Use "
+            "positional_encoding='sinusoidal' to take longer sequences, or cut them"
+            + (" (TextSequencer(max_length=...))." if self.input_kind_ == "tokens" else ".")
+        )
+
+    def _patience(self, validation: bool) -> int:
+        if self.n_iter_no_change == "auto" and not validation:
+            decaying = self.learning_rate != "constant"
+            return NEVER if decaying else AUTO_PATIENCE_TRAINING_LOSS
+        return super()._patience(validation)
+
+    def _batch_size(self, n_train: int) -> int:
+        if self.batch_size == "auto":
+            low, high = AUTO_BATCH_BOUNDS
+            return min(n_train, max(low, min(high, n_train // 10)))
+        return min(self.batch_size, n_train)
+
+    def _max_epochs(self, n_train: int, batch_size: int) -> int:
+        if self.max_iter == "auto":
+            low, high = AUTO_EPOCH_BOUNDS
+            if self._fixed_series():
+                high = AUTO_SERIES_MAX_EPOCHS
+            n_batches = -(-n_train // batch_size)
+            steps = AUTO_STEPS
+            if self.input_kind_ == "table":
+                encoder = self.encoder_
+                n_tokens = (encoder.n_numeric + encoder.n_indicators
+                            + len(encoder.cardinalities) + 1)
+                steps = max(steps, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
+            return max(low, min(high, -(-steps // n_batches)))
+        return self.max_iter
+
+    def _patch_size(self, n_timepoints: int) -> int:
+        """``patch_size``, 'auto' resolved for training sequences of ``n_timepoints`` steps."""
+        if self.patch_size == "auto":
+            max_patches = AUTO_MAX_SERIES_PATCHES if self._fixed_series() else AUTO_MAX_PATCHES
+            return -(-n_timepoints // max_patches)
+        return self.patch_size
+
+    def _pooling(self) -> str:
+        """'auto' resolved: the mean for fixed-length series, [CLS] otherwise."""
+        if self.pooling != "auto":
+            return self.pooling
+        return "mean" if self._fixed_series() else "cls"
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        return None if self.autocast is None else getattr(torch, self.autocast)
+
+    def _n_blocks(self) -> int:
+        if self.n_blocks != "auto":
+            return self.n_blocks
+        return AUTO_SERIES_BLOCKS if self._fixed_series() else AUTO_BLOCKS
+
+    def _fixed_series(self) -> bool:
+        """Numeric series of one length (3-D X), where the series defaults apply."""
+        return self.input_kind_ == "series" and not self._masked()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # tables: sparse X is densified per minibatch
+        return tags

@@ -1,0 +1,243 @@
+"""Safe model files: :func:`save` and :func:`load`.
+
+A model file is one safetensors file. Its tensors are the network's weights,
+the optimizer's moments and the numeric arrays of the fitted state, stored as
+raw buffers; its metadata holds one JSON document with everything else as
+plain data: the estimator's parameters, its fitted attributes, the training
+history and the versions that wrote the file.
+
+Reading never unpickles and never imports anything named in the file: the
+JSON is decoded by the fixed rules of :class:`_Decoder`, and the only classes
+it builds are sknn's public estimators and the fitted parts listed in
+the registry :mod:`sknn._utils._registry` (encoders, target scalings, sknn's callbacks), filled
+with plain data. The network is rebuilt by the estimator's own module
+factory and the weights are copied into it.
+
+In the JSON, None, booleans, numbers and strings stand for themselves and a
+list for a list; everything else is an object whose ``"$type"`` says what it
+is (``"tuple"``, ``"dict"``, ``"array"``, ``"estimator"``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_bytes
+
+from sknn._io._codec import _Decoder, _describe, _Encoder, _is_sknn_estimator
+from sknn._version import __version__
+
+# 2: nets always hold the learning-rate schedule's state, and their autocast
+# dtype; sknn reads format 1 files too.
+FORMAT_VERSION = 2
+# The versions a file records; loading under other versions of these warns.
+CHECKED_PACKAGES = ("sknn", "torch", "scikit-learn")
+# sknn's own callbacks, whose state belongs to the training (kept in files).
+
+
+# -- public API --------------------------------------------------------------
+def save(estimator, path):
+    """Save an sknn estimator to a file that loads without running code.
+
+    The file is a safetensors file: the weights as raw tensors, the
+    parameters and fitted state (classes, encoders, target scaling,
+    training history, optimizer state) as plain JSON data, and the versions
+    of sknn, PyTorch and scikit-learn that wrote it. Unlike a pickle, loading
+    it with :func:`load` cannot execute code, so models can be shared with
+    people who should not have to trust their source.
+
+    Parameters
+    ----------
+    estimator : sknn estimator
+        Any public sknn estimator, fitted or not (an MLP, CNN, RNN or
+        Transformer, an :class:`AutoencoderTransformer`, a
+        :class:`DistilledClassifier` or :class:`DistilledRegressor`,
+        :class:`sknn.text.TextSequencer`). What cannot be stored as data is
+        left out with a warning: skorch callbacks in ``callbacks`` (they act
+        only during ``fit``; sknn's :class:`sknn.callbacks.Checkpoint` is
+        kept) and a distiller's teacher that is not an sknn estimator (the
+        student makes every prediction). Quantized networks
+        (:func:`sknn.compression.quantize`) cannot be saved: save the float
+        model and quantize after loading.
+    path : str or path-like
+        Where to write; an existing file is replaced (atomically: a crash
+        leaves the old file or the new one, never half of one).
+
+    Raises
+    ------
+    OSError
+        When the file cannot be written (a missing folder, no permission, a
+        full disk); the error names ``path``, and no partial file is left.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> import sknn
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = sknn.MLPClassifier(max_iter=20, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "iris.sknn")
+    >>> sknn.save(clf, path)
+    >>> bool((sknn.load(path).predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    """
+    if not _is_sknn_estimator(estimator):
+        raise TypeError(
+            "sknn.save stores an sknn estimator (MLPClassifier, CNNRegressor, ...); got "
+            f"{_describe(estimator)}. Save other objects with joblib, and load those "
+            "files only from trusted sources."
+        )
+    encoder = _Encoder()
+    document = {"kind": "model", "estimator": encoder.estimator(estimator, "")}
+    if encoder.left_out:
+        warnings.warn(
+            f"sknn.save: {os.fspath(path)} leaves out {', '.join(encoder.left_out)}: only "
+            "sknn estimators, sknn callbacks and plain data are stored. These parts act "
+            "only in fit; after sknn.load they are None (parameters) or absent (fitted "
+            "attributes).",
+            UserWarning, stacklevel=2,
+        )
+    write_file(path, document, encoder.tensors)
+
+
+def load(path, *, device=None):
+    """Load an estimator saved by :func:`save`, without running code from the file.
+
+    Nothing in the file is unpickled or imported: a tampered file, or a
+    pickle put in its place, is refused with a ``ValueError``. The file
+    records the versions of sknn, PyTorch and scikit-learn that wrote it;
+    loading under other versions warns.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+    device : str, torch.device or None, default=None
+        Where to put the networks, which also becomes their ``device``
+        parameter: 'cpu', 'cuda', 'cuda:N' or 'auto'. None keeps the saved
+        ``device`` parameter; a model saved with a CUDA device loads onto the
+        CPU (with a warning) on a machine without one.
+
+    Returns
+    -------
+    estimator : sknn estimator
+        The estimator as it was saved: predictions are identical, and
+        ``warm_start`` and ``partial_fit`` continue its training (with the
+        saved optimizer state and history).
+
+    See Also
+    --------
+    save : Write such a file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_diabetes
+    >>> import sknn
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = sknn.MLPRegressor(max_iter=5, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "diabetes.sknn")
+    >>> sknn.save(reg, path)
+    >>> loaded = sknn.load(path, device="cpu")
+    >>> bool((loaded.predict(X) == reg.predict(X)).all())
+    True
+    """
+    document, tensors = read_file(path, kind="model", caller="sknn.load")
+    warn_about_versions(document, path, caller="sknn.load")
+    decoder = _Decoder(tensors, device)
+    return decoder.run(lambda: decoder.estimator(document.get("estimator")), path)
+
+
+# -- files -------------------------------------------------------------------
+def write_file(path, document: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Write ``tensors`` and the JSON ``document`` atomically to ``path``."""
+    path = os.fspath(path)
+    document = {"format": FORMAT_VERSION, "versions": _versions(), **document}
+    metadata = {"format": "sknn", "sknn": json.dumps(document)}
+    # Serialized in memory and written by Python, so that I/O failures are
+    # OSErrors (safetensors' own writer reports them as SafetensorError).
+    data = save_bytes(tensors, metadata=metadata)
+    partial = f"{path}.{os.getpid()}.partial"
+    try:
+        with open(partial, "wb") as file:
+            file.write(data)
+        os.replace(partial, path)
+    except OSError as error:
+        # Name the file asked for, not the temporary one.
+        error.filename, error.filename2 = path, None
+        raise
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def read_file(path, kind: str, caller: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The JSON document and the tensors of an sknn file of the given ``kind``."""
+    path = os.fspath(path)
+    try:
+        with safe_open(path, framework="pt", device="cpu") as file:
+            metadata = file.metadata() or {}
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+    except SafetensorError as error:
+        raise ValueError(
+            f"{caller}: {path} is not an sknn model file ({error}). sknn reads only the "
+            "safetensors files that sknn.save writes and never unpickles; a pickle or "
+            "joblib file must be loaded with joblib, and only from a trusted source."
+        ) from None
+    try:
+        document = json.loads(metadata["sknn"]) if metadata.get("format") == "sknn" else None
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get("format"), int):
+        raise ValueError(
+            f"{caller}: {path} is a safetensors file but not one written by sknn (its "
+            "metadata lacks sknn's description of the model)."
+        )
+    if document["format"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{caller}: {path} was written in sknn file format {document['format']}, "
+            f"newer than this sknn reads ({FORMAT_VERSION}); upgrade sknn to load it."
+        )
+    if document.get("kind") != kind:
+        expected = "saved model (sknn.save)" if kind == "model" else "training checkpoint"
+        raise ValueError(
+            f"{caller}: {path} holds a {document.get('kind')!r} entry, not a {expected}."
+        )
+    return document, tensors
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import skorch
+
+    return {"sknn": __version__, "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__, "skorch": skorch.__version__,
+            "numpy": np.__version__}
+
+
+def warn_about_versions(document: dict, path, caller: str) -> None:
+    """Warn when the file was written under other versions of sknn, torch or scikit-learn."""
+    saved = document.get("versions")
+    saved = saved if isinstance(saved, dict) else {}
+    current = _versions()
+    differing = [name for name in CHECKED_PACKAGES if saved.get(name) != current[name]]
+    if differing:
+        then = ", ".join(f"{name} {saved.get(name, 'unknown')}" for name in differing)
+        now = ", ".join(f"{name} {current[name]}" for name in differing)
+        warnings.warn(
+            f"{caller}: {os.fspath(path)} was saved with {then}; this environment has "
+            f"{now}. The model loads, but its predictions may differ: check them, or "
+            "re-fit and save it with these versions.",
+            UserWarning, stacklevel=3,
+        )
+
+

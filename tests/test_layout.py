@@ -1,0 +1,120 @@
+"""The layers of the package hold: imports flow one way and never in a circle.
+
+Every ``import`` in sknn's source counts, at module level or inside a
+function. The rules are those of ``docs/architecture.rst``.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import sknn
+
+PACKAGE = Path(sknn.__file__).parent
+
+# What each layer may import of sknn, besides itself.
+ALLOWED = {
+    "sknn._utils": set(),
+    "sknn._version": set(),
+    "sknn.modules": set(),
+    "sknn._core": {"sknn._utils", "sknn.modules"},
+    "sknn._input": {"sknn._core", "sknn._utils", "sknn.modules"},
+    "sknn._lifecycle": {"sknn._input", "sknn._core", "sknn._utils", "sknn.modules"},
+    "sknn._io": {"sknn._core", "sknn._utils", "sknn._version"},
+    "sknn._estimators": {"sknn._lifecycle", "sknn._input", "sknn._core", "sknn._utils",
+                         "sknn.modules"},
+}
+PUBLIC_FACADES = {"sknn.callbacks", "sknn.compression", "sknn.export", "sknn.inspection",
+                  "sknn.stream", "sknn.text"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts).removesuffix(".__init__")
+
+
+def _imports(path: Path) -> set[str]:
+    """The sknn modules ``path`` imports anywhere in its code (not in docstrings)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if _is_module(name)}
+    return found
+
+
+def _is_module(name: str) -> bool:
+    if name != "sknn" and not name.startswith("sknn."):
+        return False
+    relative = Path(*name.split(".")[1:])
+    return (PACKAGE / relative).with_suffix(".py").exists() or (PACKAGE / relative).is_dir()
+
+
+GRAPH = {_module_name(path): _imports(path) for path in PACKAGE.rglob("*.py")}
+
+
+def _layer(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+    return roots
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if _layer(m) in ALLOWED))
+def test_each_layer_imports_only_the_layers_below_it(module):
+    layer = _layer(module)
+    wrong = {target for target in GRAPH[module]
+             if _layer(target) != layer and _layer(target) not in ALLOWED[layer]}
+    assert not wrong, f"{module} ({layer}) imports {sorted(wrong)}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "modules").glob("*.py")),
+                         ids=lambda p: p.name)
+def test_torch_modules_need_no_scikit_learn(path):
+    assert not _third_party_imports(path) & {"sklearn", "skorch", "pandas"}
+
+
+def test_the_command_line_uses_only_the_public_api():
+    for module, targets in GRAPH.items():
+        if _layer(module) == "sknn._cli":
+            private = {t for t in targets if _layer(t) not in {"sknn", "sknn._cli"}
+                       and t not in PUBLIC_FACADES and _layer(t) not in PUBLIC_FACADES}
+            assert not private, f"{module} imports {sorted(private)}"
+
+
+def test_no_import_circles():
+    # A circle through the package itself (``import sknn`` in a doc example or
+    # the CLI) is fine: that is the public entry point.
+    edges = {m: {t for t in targets if t != "sknn" and t != m} for m, targets in GRAPH.items()}
+    state, circles = {}, []
+
+    def visit(module, path):
+        state[module] = "open"
+        for target in sorted(edges.get(module, ())):
+            if state.get(target) == "open":
+                circles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert not circles, circles
+
+
+def test_no_module_is_too_large_to_read():
+    sizes = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
+    assert max(sizes.values()) <= 600, sorted(sizes.items(), key=lambda item: -item[1])[:3]

@@ -40,6 +40,14 @@ def rewrite_sknn_file(path, edit):
     save_file(tensors, path, metadata={**metadata, "sknn": json.dumps(document)})
 
 
+def refusal_pattern(file_name: str, refused: str) -> str:
+    """The pattern of sknn.load's refusal of a file ``file_name`` that asks for ``refused``."""
+    import re
+
+    return (rf"sknn.load: .*{re.escape(file_name)} asks for {re.escape(refused)}, "
+            r"which sknn does not build from a file; refusing to load it\.")
+
+
 def restored_epoch(estimator) -> int:
     """Index of the epoch early stopping restored: the lowest validation loss."""
     losses = [row["valid_loss"] for row in estimator.net_.history]

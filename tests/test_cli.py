@@ -309,3 +309,78 @@ def test_params_are_literals_or_strings():
 def test_task_detection(values, task):
     assert detect_task(pd.Series(values)) == task
     assert detect_task(pd.Series(values), "regression") == "regression"
+
+
+# -- files of Pipelines ------------------------------------------------------------
+def _pipeline_file(table, path, final=None):
+    """A Pipeline (one-hot colours, then an sknn MLP) fitted on the table, saved to ``path``."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.read_csv(table)
+    columns = make_column_transformer((OneHotEncoder(), ["color"]), remainder="passthrough")
+    final = MLPClassifier(max_iter=1, ensemble_size=1, n_threads=1) if final is None else final
+    pipe = make_pipeline(columns, final).fit(frame[["a", "b", "color"]], frame["label"])
+    sknn.save(pipe, path)
+    return pipe
+
+
+def test_predict_and_evaluate_load_a_pipeline_file(capsys, table, tmp_path):
+    pipe = _pipeline_file(table, tmp_path / "pipe.sknn")
+    assert main(["predict", str(tmp_path / "pipe.sknn"), str(table), "--proba",
+                 "-o", str(tmp_path / "p.csv")]) == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    frame = pd.read_csv(table)
+    assert list(predictions.columns) == ["prediction", "proba_no", "proba_yes"]
+    np.testing.assert_array_equal(predictions.prediction,
+                                  pipe.predict(frame[["a", "b", "color"]]))
+    assert main(["evaluate", str(tmp_path / "pipe.sknn"), str(table), "--target",
+                 "label"]) == 0
+    assert "Pipeline on 60 rows" in capsys.readouterr().out
+
+
+def test_fit_saves_whatever_it_fits_in_one_file(capsys, table, tmp_path, monkeypatch):
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sknn._cli import _main
+
+    bare = _main.make_estimator
+    monkeypatch.setattr(_main, "make_estimator",
+                        lambda *args: make_pipeline(FunctionTransformer(), bare(*args)))
+    assert main(["fit", str(table), "--target", "label", "--cv", "2", *FAST,
+                 "--output", str(tmp_path / "m.sknn")]) == 0
+    out = capsys.readouterr().out
+    assert "Pipeline on 48 training rows" in out and " s (2 epochs)" in out
+    loaded = sknn.load(tmp_path / "m.sknn")
+    assert isinstance(loaded, Pipeline) and isinstance(loaded[-1], MLPClassifier)
+    assert loaded[-1].verbose == 1 and loaded.verbose is False  # the progress bar
+    assert main(["predict", str(tmp_path / "m.sknn"), str(table)]) == 0
+
+
+def test_pipeline_files_that_cannot_be_used_are_one_line(capsys, table, tmp_path,
+                                                          monkeypatch):
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import StratifiedKFold
+
+    path = tmp_path / "pipe.sknn"
+    _pipeline_file(table, path, final=PCA(2))
+    err = error_line(capsys, ["predict", path])
+    assert err == (f"sknn: error: {path} holds a Pipeline, not a classifier or regressor "
+                   "like those `sknn fit` saves")
+    pipe = _pipeline_file(table, path)
+    pipe.splitter_ = StratifiedKFold(2)  # a type skops does not trust by default
+    with pytest.warns(UserWarning, match="holds types that skops does not trust"):
+        sknn.save(pipe, path)
+    err = error_line(capsys, ["predict", path])
+    assert err == (f"sknn: error: {path} asks for types that skops does not trust by "
+                   "default: sklearn.model_selection._split.StratifiedKFold; refusing to "
+                   "load it. Pass them in trusted=[...] only if you trust where the file "
+                   "comes from. Create model files with `sknn fit` (or sknn.save).")
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    err = error_line(capsys, ["evaluate", path, table, "--target", "label"])
+    assert err == ("sknn: error: files of scikit-learn objects (a Pipeline, a "
+                   "ColumnTransformer, a search's best_estimator_, ...) need skops: pip "
+                   'install "sknn[pipelines]". A bare sknn estimator saves and loads '
+                   "without it.")

@@ -36,3 +36,14 @@ def test_every_public_name_has_an_api_page(module_name):
     public = set(importlib.import_module(module_name).__all__) - {"__version__"}
     missing = public - listed.get(module_name, set())
     assert not missing, f"docs/api.rst lacks {module_name}: {sorted(missing)}"
+
+
+def test_ci_runs_ruff_then_the_readme_test_command():
+    root = DOCS.parent
+    readme_setup, tests = (root / "README.md").read_text().splitlines()[4].rsplit(" && ", 1)
+    lines = [line for line in (root / ".ci" / "run").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert tests == "python -m pytest -n 2"
+    assert lines[-3:] == [readme_setup, "ruff check .", tests]
+    assert "set -euo pipefail" in lines  # a ruff finding stops CI before the tests
+    assert (root / "CONTRIBUTING.md").read_text().count(readme_setup) == 1

@@ -219,13 +219,36 @@ def load_model(path: str):
         reason = one_line(error).removeprefix("sknn.load: ")
         raise CliError(f"{reason} Create model files with `sknn fit` (or sknn.save)."
                        ) from None
+    except ImportError as error:  # a Pipeline's file, without skops
+        raise CliError(one_line(error).removeprefix("sknn.load: ")) from None
     except OSError as error:
         raise CliError(f"cannot read {path}: {one_line(error)}") from None
-    # sknn.load also returns sknn's transformers (TextSequencer, AutoencoderTransformer).
+    # sknn.load also returns transformers (TextSequencer, AutoencoderTransformer, a
+    # Pipeline ending in one).
     if not (is_classifier(model) or is_regressor(model)):
-        raise CliError(f"{path} holds an sknn {type(model).__name__}, not a classifier "
+        owner = "an sknn" if _is_sknn(model) else "a"
+        raise CliError(f"{path} holds {owner} {type(model).__name__}, not a classifier "
                        "or regressor like those `sknn fit` saves")
     return model
+
+
+def _is_sknn(estimator) -> bool:
+    return type(estimator).__module__.split(".")[0] == "sknn"
+
+
+def _with_verbose(model, level: int):
+    """``model`` with ``verbose=level`` on itself or on the sknn estimators among its steps."""
+    params = model.get_params(deep=True)
+    names = [name for name in params if name.rpartition("__")[2] == "verbose"
+             and _is_sknn(params[name.rpartition("__")[0]] if "__" in name else model)]
+    return model.set_params(**dict.fromkeys(names, level))
+
+
+def _epochs(model) -> str:
+    """`` (N epochs)`` for the sknn estimator ``model`` is or ends with, else ''."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    n_iter = getattr(final, "n_iter_", None) if _is_sknn(final) else None
+    return "" if n_iter is None else f" ({n_iter} epochs)"
 
 
 # -- scores --------------------------------------------------------------------------
@@ -248,7 +271,7 @@ def cmd_fit(args):
     print(f"{type(model).__name__} on {len(X_train)} training rows, "
           f"{len(X_test)} held out")
     if args.cv:
-        quiet = clone(model).set_params(verbose=0)
+        quiet = _with_verbose(clone(model), 0)
         with quiet_warnings():
             folds = run_estimator(cross_val_score, quiet, X_train, y_train, cv=args.cv,
                                   error_score="raise")
@@ -256,11 +279,11 @@ def cmd_fit(args):
         print(f"cross-validated {metric} ({args.cv} folds): {folds.mean():.4f} "
               f"± {folds.std():.4f}  [{' '.join(f'{s:.4f}' for s in folds)}]")
     if "verbose" not in params:
-        model.set_params(verbose=1)  # the progress bar
+        _with_verbose(model, 1)  # the progress bar
     start = time.perf_counter()
     with quiet_warnings():
         run_estimator(model.fit, X_train, y_train)
-    print(f"trained in {time.perf_counter() - start:.1f} s ({model.n_iter_} epochs)")
+    print(f"trained in {time.perf_counter() - start:.1f} s{_epochs(model)}")
     print(f"held-out {format_scores(held_out_scores(model, X_test, y_test, task))}")
     _save(model, args.output)
 
@@ -305,11 +328,13 @@ def cmd_evaluate(args):
 
 
 def _save(model, path: str):
-    """Write ``model`` with :func:`sknn.save`, or raise CliError."""
+    """Write ``model`` (an sknn estimator or a Pipeline holding some) with :func:`sknn.save`."""
     import sknn
 
     try:
         sknn.save(model, path)
+    except ImportError as error:  # a Pipeline needs skops
+        raise CliError(one_line(error).removeprefix("sknn.save: ")) from None
     except OSError as error:
         raise CliError(f"cannot write {path}: {one_line(error)}") from None
     print(f"saved {path}, which loads without running code  (use it with: "

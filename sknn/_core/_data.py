@@ -17,12 +17,17 @@ import math
 import mmap
 import warnings
 from collections.abc import Callable, Iterator
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
 Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]
+# What the estimators take as X and y: arrays and lists (of rows, sequences or
+# strings), DataFrames, sparse matrices, memmaps; each input kind validates its own.
+ArrayLike: TypeAlias = "npt.ArrayLike | sp.spmatrix | sp.sparray"
 
 # A memory-mapped X fits its input encoding (scaling, categories, bins) on a
 # random sample of rows holding about this many values (the encoder's float64
@@ -35,7 +40,7 @@ ENCODER_SAMPLE_ROWS = (1_000, 100_000)
 STREAM_MIN_BYTES = 2**26
 
 
-def as_tensor(X, device: torch.device,
+def as_tensor(X: ArrayLike | EncodedRows, device: torch.device,
               dtype: torch.dtype = torch.float32) -> torch.Tensor | sp.csr_matrix:
     """Turn validated X into the one tensor the net trains on.
 
@@ -75,7 +80,10 @@ class TensorData:
         Where batches are delivered.
     """
 
-    def __init__(self, X, y=None, weight=None, indices=None, device="cpu"):
+    def __init__(self, X: torch.Tensor | sp.csr_matrix | EncodedRows,
+                 y: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                 indices: torch.Tensor | None = None,
+                 device: torch.device | str = "cpu"):
         self.X = X
         self.y = y
         self.weight = weight
@@ -121,7 +129,7 @@ class TensorData:
         return torch.from_numpy(dense).to(self.device, non_blocking=True)
 
 
-def is_memory_mapped(X) -> bool:
+def is_memory_mapped(X: object) -> bool:
     """True when X's values live in a memory-mapped file.
 
     ``np.memmap`` and ``np.load(..., mmap_mode='r')`` arrays, and the plain
@@ -134,7 +142,7 @@ def is_memory_mapped(X) -> bool:
     return False
 
 
-def stays_on_disk(X) -> bool:
+def stays_on_disk(X: np.ndarray) -> bool:
     """Whether X is memory-mapped and large enough to be read one minibatch at a time."""
     return is_memory_mapped(X) and X.nbytes >= STREAM_MIN_BYTES
 
@@ -172,7 +180,8 @@ class EncodedRows:
         Type of the rows delivered; None keeps the one ``encode`` returns.
     """
 
-    def __init__(self, source, encode: Callable[[np.ndarray], np.ndarray], dtype=None):
+    def __init__(self, source: np.ndarray, encode: Callable[[np.ndarray], np.ndarray],
+                 dtype: npt.DTypeLike | None = None):
         self.source = source
         self.encode = encode
         first = encode(source[:1])
@@ -182,7 +191,7 @@ class EncodedRows:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def astype(self, dtype) -> EncodedRows:
+    def astype(self, dtype: npt.DTypeLike) -> EncodedRows:
         """The same rows, delivered as ``dtype``."""
         return EncodedRows(self.source, self.encode, dtype)
 

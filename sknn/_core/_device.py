@@ -13,11 +13,12 @@ import contextlib
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterator
 
 import torch
 
 
-def resolve_device(device, estimator_name: str) -> torch.device:
+def resolve_device(device: str | torch.device, estimator_name: str) -> torch.device:
     """Turn the ``device`` parameter into a usable :class:`torch.device`.
 
     'auto' picks a CUDA device when one is available, else the CPU: in a
@@ -116,7 +117,7 @@ def default_n_threads() -> int:
 
 
 @contextlib.contextmanager
-def torch_threads(n_threads: int | None):
+def torch_threads(n_threads: int | None) -> Iterator[None]:
     """Run torch with ``n_threads`` intra-op threads, restoring the old count after."""
     wanted = default_n_threads() if n_threads is None else n_threads
     previous = torch.get_num_threads()
@@ -130,7 +131,7 @@ def torch_threads(n_threads: int | None):
 
 
 @contextlib.contextmanager
-def on_device(device: torch.device):
+def on_device(device: torch.device) -> Iterator[None]:
     """Make ``device`` the current CUDA device for the duration (no-op on the CPU).
 
     Whatever torch allocates implicitly (streams, contexts, RNG states) then

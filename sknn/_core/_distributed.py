@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from sknn._core._data import Batch
+
 
 def process_group() -> tuple[int, int] | None:
     """``(rank, world_size)`` inside a process group of 2+ processes, else None."""
@@ -62,7 +64,7 @@ class DataParallelTraining:
         device_ids = [device] if device.type == "cuda" else None
         self.module = DistributedDataParallel(module, device_ids=device_ids)
 
-    def share(self, batch):
+    def share(self, batch: Batch) -> tuple[Batch, float]:
         """This process's rows of a batch, and the factor its mean loss is scaled by.
 
         Rows ``rank, rank + world_size, ...``: the shares differ by at most one

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
@@ -10,7 +12,11 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 
 from sknn._core._base import BaseNeuralEstimator
+from sknn._core._data import ArrayLike
 from sknn._core._task import ClassificationTask, RegressionTask
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
@@ -32,7 +38,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         return class_weights if sample_weight is None else class_weights * sample_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+            ) -> Self:
         """Train the network on labelled data.
 
         Parameters
@@ -53,7 +60,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         return self._fit(X, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Train for one epoch on the given data, continuing from the current weights.
 
         Parameters
@@ -85,7 +93,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
             )
         return self._fit(X, y, sample_weight, classes=classes, incremental=True)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities.
 
         Parameters
@@ -101,7 +109,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         outputs = self._predict_outputs(X)
         return self.task_.proba(outputs)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
 
         Parameters
@@ -117,7 +125,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
             return torch.nn.functional.logsigmoid(outputs).numpy()
         return torch.log_softmax(outputs, dim=1).numpy()
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels.
 
         Parameters
@@ -149,7 +157,8 @@ class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+            ) -> Self:
         """Train the network.
 
         Parameters
@@ -169,7 +178,8 @@ class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
         return self._fit(X, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+                    ) -> Self:
         """Train for one epoch on the given data, continuing from the current weights.
 
         The first call fixes the target standardization from its ``y``.
@@ -186,7 +196,7 @@ class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted values.
 
         Parameters

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 # History columns shown after the bar, in this order, when the epoch has them.
@@ -40,31 +42,33 @@ class EpochProgressBar(Callback):
     True
     """
 
-    def __init__(self, keys=DEFAULT_KEYS, leave=True):
+    def __init__(self, keys: tuple[str, ...] = DEFAULT_KEYS, leave: bool = True):
         self.keys = keys
         self.leave = leave
 
-    def initialize(self):
+    def initialize(self) -> EpochProgressBar:
         self.bar_ = None
         return self
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
+    def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None,
+                       **kwargs: Any) -> None:
         from tqdm.auto import tqdm
 
         self._close()
         self.bar_ = tqdm(total=net.max_epochs, unit="epoch", leave=self.leave,
                          desc="training")
 
-    def on_epoch_end(self, net, **kwargs):
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         if self.bar_ is None:
             return
         self.bar_.set_postfix(self.postfix(net.history[-1]), refresh=False)
         self.bar_.update(1)
 
-    def on_train_end(self, net, X=None, y=None, **kwargs):
+    def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None,
+                     **kwargs: Any) -> None:
         self._close()
 
-    def postfix(self, row) -> dict[str, str]:
+    def postfix(self, row: dict[str, Any]) -> dict[str, str]:
         """The postfix shown for one epoch's history ``row``."""
         return {key: _format(row[key]) for key in self.keys if key in row}
 

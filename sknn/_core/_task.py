@@ -13,6 +13,7 @@ import torch
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
+from sknn._core._data import ArrayLike
 from sknn._utils._registry import storable_state
 
 
@@ -32,7 +33,8 @@ class ClassificationTask:
         self.multilabel = multilabel
 
     @classmethod
-    def from_target(cls, y, estimator_name: str, classes=None) -> ClassificationTask:
+    def from_target(cls, y: ArrayLike, estimator_name: str,
+                    classes: ArrayLike | None = None) -> ClassificationTask:
         """Learn the classes from ``y`` (or take the given ``classes``)."""
         check_classification_targets(y)
         target_type = type_of_target(y)
@@ -88,7 +90,7 @@ class ClassificationTask:
             return nn.BCEWithLogitsLoss(reduction="none")
         return nn.CrossEntropyLoss(reduction="none")
 
-    def encode(self, y, estimator_name: str) -> torch.Tensor:
+    def encode(self, y: ArrayLike, estimator_name: str) -> torch.Tensor:
         """Class indices (int64) or label indicators (float) for ``y``."""
         if self.multilabel:
             if np.ndim(y) != 2 or np.shape(y)[1] != len(self.classes):
@@ -118,7 +120,8 @@ class ClassificationTask:
             return (outputs > 0).numpy().astype(int)
         return self.classes[outputs.argmax(dim=1).numpy()]
 
-    def validation_score(self, outputs, y, weight) -> float:
+    def validation_score(self, outputs: torch.Tensor, y: torch.Tensor,
+                         weight: torch.Tensor | None) -> float:
         """Accuracy (subset accuracy for multilabel), weighted when weights given."""
         if self.multilabel:
             correct = ((outputs > 0) == (y > 0.5)).all(dim=1)
@@ -144,7 +147,8 @@ class RegressionTask:
         self.one_dimensional = one_dimensional
 
     @classmethod
-    def from_target(cls, y, sample_weight=None) -> RegressionTask:
+    def from_target(cls, y: ArrayLike, sample_weight: ArrayLike | None = None
+                    ) -> RegressionTask:
         """Learn the (sample-weighted) mean and standard deviation of each output."""
         y = np.asarray(y, dtype=np.float64)
         y2d = y.reshape(len(y), -1)
@@ -175,7 +179,7 @@ class RegressionTask:
     def make_criterion(self) -> nn.Module:
         return nn.MSELoss(reduction="none")
 
-    def encode(self, y, estimator_name: str) -> torch.Tensor:
+    def encode(self, y: ArrayLike, estimator_name: str) -> torch.Tensor:
         y2d = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         if y2d.shape[1] != self.n_outputs:
             raise ValueError(
@@ -188,7 +192,8 @@ class RegressionTask:
         values = outputs.double().numpy() * self.scale + self.mean
         return values.ravel() if self.one_dimensional else values
 
-    def validation_score(self, outputs, y, weight) -> float:
+    def validation_score(self, outputs: torch.Tensor, y: torch.Tensor,
+                         weight: torch.Tensor | None) -> float:
         """R² averaged uniformly over outputs (invariant to the standardization)."""
         w = torch.ones(len(y), device=y.device) if weight is None else weight
         w = w[:, None]
@@ -210,12 +215,13 @@ class ReconstructionTask(RegressionTask):
     """
 
     @classmethod
-    def from_target(cls, y, sample_weight=None) -> ReconstructionTask:
+    def from_target(cls, y: ArrayLike, sample_weight: ArrayLike | None = None
+                    ) -> ReconstructionTask:
         task = super().from_target(y, sample_weight)
         task.one_dimensional = False
         return task
 
-    def standardize(self, X) -> np.ndarray:
+    def standardize(self, X: ArrayLike) -> np.ndarray:
         """``(X - mean) / scale``, float64."""
         return (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
 
@@ -260,7 +266,7 @@ class DistillationTask(ClassificationTask):
     def make_criterion(self) -> nn.Module:
         return DistillationLoss(self.temperature, self.alpha, reduction="none")
 
-    def encode(self, y, estimator_name: str) -> torch.Tensor:
+    def encode(self, y: ArrayLike, estimator_name: str) -> torch.Tensor:
         n_classes = len(self.classes)
         if np.ndim(y) == 2 and np.shape(y)[1] == 2 * n_classes and (
                 np.asarray(y).dtype.kind == "f"):
@@ -268,7 +274,8 @@ class DistillationTask(ClassificationTask):
         one_hot = nn.functional.one_hot(super().encode(y, estimator_name), n_classes)
         return torch.cat([one_hot, one_hot], dim=1).double()
 
-    def validation_score(self, outputs, y, weight) -> float:
+    def validation_score(self, outputs: torch.Tensor, y: torch.Tensor,
+                         weight: torch.Tensor | None) -> float:
         """Accuracy against the true label where there is one, else the teacher's."""
         n_classes = len(self.classes)
         soft, hard = y[:, :n_classes], y[:, n_classes:]

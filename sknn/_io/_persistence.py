@@ -4,7 +4,9 @@ A model file is one safetensors file. Its tensors are the network's weights,
 the optimizer's moments and the numeric arrays of the fitted state, stored as
 raw buffers; its metadata holds one JSON document with everything else as
 plain data: the estimator's parameters, its fitted attributes, the training
-history and the versions that wrote the file.
+history and the versions that wrote the file. A file of a scikit-learn object
+(a Pipeline holding sknn estimators, ...) adds the object as a skops archive
+with placeholders for its sknn estimators (see :mod:`sknn._io._pipelines`).
 
 Reading never unpickles and never imports anything named in the file: the
 JSON is decoded by the fixed rules of :class:`_Decoder`, and the only classes
@@ -28,21 +30,26 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_bytes
+from sklearn.base import BaseEstimator
 
 from sknn._io._codec import _Decoder, _describe, _Encoder, _is_sknn_estimator
+from sknn._io._pipelines import load_pipeline, pipeline_document, trusted_names
 from sknn._version import __version__
 
-# 2: nets always hold the learning-rate schedule's state, and their autocast
-# dtype; sknn reads format 1 files too.
-FORMAT_VERSION = 2
+# The newest file format this sknn reads. 2: nets always hold the learning-rate
+# schedule's state, and their autocast dtype (sknn reads format 1 files too).
+# 3: files of scikit-learn objects (kind "pipeline"). Files are written in the
+# oldest format that holds them, so that older sknn versions read what they can.
+FORMAT_VERSION = 3
+MODEL_FORMAT = 2
+PIPELINE_FORMAT = 3
 # The versions a file records; loading under other versions of these warns.
 CHECKED_PACKAGES = ("sknn", "torch", "scikit-learn")
-# sknn's own callbacks, whose state belongs to the training (kept in files).
 
 
 # -- public API --------------------------------------------------------------
-def save(estimator, path):
-    """Save an sknn estimator to a file that loads without running code.
+def save(estimator, path) -> None:
+    """Save an sknn estimator, or a Pipeline of them, to a file that loads without running code.
 
     The file is a safetensors file: the weights as raw tensors, the
     parameters and fitted state (classes, encoders, target scaling,
@@ -51,13 +58,22 @@ def save(estimator, path):
     it with :func:`load` cannot execute code, so models can be shared with
     people who should not have to trust their source.
 
+    A scikit-learn object (a :class:`~sklearn.pipeline.Pipeline`, a
+    :class:`~sklearn.compose.ColumnTransformer`, a search's
+    ``best_estimator_``, any meta-estimator) is stored in one such file too:
+    its scikit-learn parts as a `skops <https://skops.readthedocs.io>`_
+    archive, in which each sknn estimator it holds (at any depth) stands as a
+    placeholder, and each sknn estimator as in its own file. This needs
+    skops (``pip install "sknn[pipelines]"``); a bare sknn estimator does not.
+
     Parameters
     ----------
-    estimator : sknn estimator
+    estimator : sknn estimator or scikit-learn estimator
         Any public sknn estimator, fitted or not (an MLP, CNN, RNN or
         Transformer, an :class:`AutoencoderTransformer`, a
         :class:`DistilledClassifier` or :class:`DistilledRegressor`,
-        :class:`sknn.text.TextSequencer`). What cannot be stored as data is
+        :class:`sknn.text.TextSequencer`), or any scikit-learn estimator, which
+        may hold sknn estimators. What cannot be stored as data is
         left out with a warning: skorch callbacks in ``callbacks`` (they act
         only during ``fit``; sknn's :class:`sknn.callbacks.Checkpoint` is
         kept) and a distiller's teacher that is not an sknn estimator (the
@@ -70,9 +86,21 @@ def save(estimator, path):
 
     Raises
     ------
+    TypeError
+        When ``estimator`` is neither an sknn nor a scikit-learn estimator,
+        or holds something that cannot be stored.
+    ImportError
+        When ``estimator`` is a scikit-learn object and skops is missing.
     OSError
         When the file cannot be written (a missing folder, no permission, a
         full disk); the error names ``path``, and no partial file is left.
+
+    Warns
+    -----
+    UserWarning
+        When parts are left out, or a scikit-learn object holds types that
+        skops does not trust by default (:func:`load` then needs them in
+        ``trusted``).
 
     See Also
     --------
@@ -82,6 +110,8 @@ def save(estimator, path):
     --------
     >>> import os, tempfile
     >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> import sknn
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = sknn.MLPClassifier(max_iter=20, random_state=0).fit(X, y)
@@ -89,15 +119,25 @@ def save(estimator, path):
     >>> sknn.save(clf, path)
     >>> bool((sknn.load(path).predict_proba(X) == clf.predict_proba(X)).all())
     True
+    >>> pipe = make_pipeline(StandardScaler(), sknn.MLPClassifier(max_iter=5, random_state=0))
+    >>> sknn.save(pipe.fit(X, y), path)
+    >>> bool((sknn.load(path).predict_proba(X) == pipe.predict_proba(X)).all())
+    True
     """
-    if not _is_sknn_estimator(estimator):
-        raise TypeError(
-            "sknn.save stores an sknn estimator (MLPClassifier, CNNRegressor, ...); got "
-            f"{_describe(estimator)}. Save other objects with joblib, and load those "
-            "files only from trusted sources."
-        )
     encoder = _Encoder()
-    document = {"kind": "model", "estimator": encoder.estimator(estimator, "")}
+    if _is_sknn_estimator(estimator):
+        document = {"kind": "model", "estimator": encoder.estimator(estimator, "")}
+        format_version = MODEL_FORMAT
+    elif isinstance(estimator, BaseEstimator):
+        document = pipeline_document(estimator, encoder, path)
+        format_version = PIPELINE_FORMAT
+    else:
+        raise TypeError(
+            "sknn.save stores an sknn estimator (MLPClassifier, CNNRegressor, ...) or a "
+            "scikit-learn estimator that may hold some (a Pipeline, a ColumnTransformer, "
+            f"...); got {_describe(estimator)}. Save other objects with joblib, and load "
+            "those files only from trusted sources."
+        )
     if encoder.left_out:
         warnings.warn(
             f"sknn.save: {os.fspath(path)} leaves out {', '.join(encoder.left_out)}: only "
@@ -106,16 +146,22 @@ def save(estimator, path):
             "attributes).",
             UserWarning, stacklevel=2,
         )
-    write_file(path, document, encoder.tensors)
+    write_file(path, document, encoder.tensors, format_version=format_version)
 
 
-def load(path, *, device=None):
-    """Load an estimator saved by :func:`save`, without running code from the file.
+def load(path, *, device=None, trusted=None):
+    """Load what :func:`save` wrote, without running code from the file.
 
     Nothing in the file is unpickled or imported: a tampered file, or a
     pickle put in its place, is refused with a ``ValueError``. The file
     records the versions of sknn, PyTorch and scikit-learn that wrote it;
     loading under other versions warns.
+
+    A file of a scikit-learn object (a Pipeline, ...) is read with skops
+    (``pip install "sknn[pipelines]"``): the file is refused, before anything
+    is built, when its scikit-learn part names a type that skops does not
+    trust by default and that is not in ``trusted`` (the message lists them);
+    its sknn estimators are then read as from their own files.
 
     Parameters
     ----------
@@ -126,11 +172,17 @@ def load(path, *, device=None):
         parameter: 'cpu', 'cuda', 'cuda:N' or 'auto'. None keeps the saved
         ``device`` parameter; a model saved with a CUDA device loads onto the
         CPU (with a warning) on a machine without one.
+    trusted : list of str or type, default=None
+        Types the scikit-learn part of the file may hold besides those skops
+        trusts by default, by full name (as the refusal lists them) or as
+        the types themselves, as in :func:`skops.io.load`. List only types
+        you have reviewed and trust. Files of a bare sknn estimator build no
+        other type: ``trusted`` does not apply to them.
 
     Returns
     -------
-    estimator : sknn estimator
-        The estimator as it was saved: predictions are identical, and
+    estimator : sknn estimator or scikit-learn estimator
+        The object as it was saved: predictions are identical, and
         ``warm_start`` and ``partial_fit`` continue its training (with the
         saved optimizer state and history).
 
@@ -151,17 +203,21 @@ def load(path, *, device=None):
     >>> bool((loaded.predict(X) == reg.predict(X)).all())
     True
     """
-    document, tensors = read_file(path, kind="model", caller="sknn.load")
+    trusted = trusted_names(trusted)
+    document, tensors = read_file(path, kind=("model", "pipeline"), caller="sknn.load")
     warn_about_versions(document, path, caller="sknn.load")
     decoder = _Decoder(tensors, device)
+    if document["kind"] == "pipeline":
+        return load_pipeline(document, decoder, path, trusted)
     return decoder.run(lambda: decoder.estimator(document.get("estimator")), path)
 
 
 # -- files -------------------------------------------------------------------
-def write_file(path, document: dict, tensors: dict[str, torch.Tensor]) -> None:
+def write_file(path, document: dict, tensors: dict[str, torch.Tensor],
+               format_version: int = MODEL_FORMAT) -> None:
     """Write ``tensors`` and the JSON ``document`` atomically to ``path``."""
     path = os.fspath(path)
-    document = {"format": FORMAT_VERSION, "versions": _versions(), **document}
+    document = {"format": format_version, "versions": _versions(), **document}
     metadata = {"format": "sknn", "sknn": json.dumps(document)}
     # Serialized in memory and written by Python, so that I/O failures are
     # OSErrors (safetensors' own writer reports them as SafetensorError).
@@ -180,8 +236,9 @@ def write_file(path, document: dict, tensors: dict[str, torch.Tensor]) -> None:
             os.remove(partial)
 
 
-def read_file(path, kind: str, caller: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """The JSON document and the tensors of an sknn file of the given ``kind``."""
+def read_file(path, kind: str | tuple[str, ...], caller: str
+              ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The JSON document and the tensors of an sknn file of the given ``kind`` (or kinds)."""
     path = os.fspath(path)
     try:
         with safe_open(path, framework="pt", device="cpu") as file:
@@ -207,8 +264,9 @@ def read_file(path, kind: str, caller: str) -> tuple[dict, dict[str, torch.Tenso
             f"{caller}: {path} was written in sknn file format {document['format']}, "
             f"newer than this sknn reads ({FORMAT_VERSION}); upgrade sknn to load it."
         )
-    if document.get("kind") != kind:
-        expected = "saved model (sknn.save)" if kind == "model" else "training checkpoint"
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if document.get("kind") not in kinds:
+        expected = "saved model (sknn.save)" if "model" in kinds else "training checkpoint"
         raise ValueError(
             f"{caller}: {path} holds a {document.get('kind')!r} entry, not a {expected}."
         )

@@ -60,17 +60,27 @@ class SknnNet(NeuralNet):
         Run every forward pass of the module under :func:`torch.autocast` with
         this dtype (mixed precision); the outputs, the loss, the weights and
         the optimizer stay in the module's dtype.
+    adversarial : AdversarialTraining or None
+        Train every batch together with its adversarial copy
+        (:mod:`sknn._core._adversarial`).
+    privacy : DPSGD or None
+        Train with DP-SGD (:mod:`sknn._core._privacy`); after each fit,
+        ``epsilon_`` is the budget it spent.
     """
 
     def __init__(self, *args, validation_score=None, clip_grad_norm=None,
-                 generator=None, predict_batch_size=8192, autocast_dtype=None, **kwargs):
+                 generator=None, predict_batch_size=8192, autocast_dtype=None,
+                 adversarial=None, privacy=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.validation_score = validation_score
         self.clip_grad_norm = clip_grad_norm
         self.generator = generator
         self.predict_batch_size = predict_batch_size
         self.autocast_dtype = autocast_dtype
+        self.adversarial = adversarial
+        self.privacy = privacy
         self._parallel = None  # a DataParallelTraining while fit_loop runs in a group
+        self._private = None  # DP-SGD's PrivateSteps while a private fit_loop runs
 
     @property
     def _default_callbacks(self):
@@ -116,6 +126,8 @@ class SknnNet(NeuralNet):
         )
 
     def get_iterator(self, dataset, training=False):
+        if training and self._private is not None:
+            return self._private.batches(dataset)  # Poisson sampling
         if training:
             return BatchIterator(dataset, self.batch_size, shuffle=True,
                                  generator=self.generator)
@@ -151,11 +163,18 @@ class SknnNet(NeuralNet):
     # -- steps ----------------------------------------------------------------
     def train_step(self, batch, **fit_params):
         X, y, weight = batch
-        module, scale = self.module_, 1.0
+        module, optimizer, scale = self.module_, self.optimizer_, 1.0
         if self._parallel is not None:
             (X, y, weight), scale = self._parallel.share(batch)
             module = self._parallel.module
-        self.optimizer_.zero_grad(set_to_none=True)
+        rows = len(X)
+        if self._private is not None:
+            if not rows:
+                return self._private.noise_step(self.device)
+            optimizer = self._private.optimizer  # clips per row, adds noise
+        if self.adversarial is not None:
+            X, y, weight = self.adversarial.mixed_batch(self, X, y, weight)
+        optimizer.zero_grad(set_to_none=True)
         y_pred = self.forward_pass(module, X)
         loss = self.get_loss(y_pred, y, X=X, training=True, weight=weight)
         if scale != 1.0:
@@ -171,8 +190,8 @@ class SknnNet(NeuralNet):
             )
         if self.clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.clip_grad_norm)
-        self.optimizer_.step()
-        return {"loss": loss, "y_pred": y_pred}
+        optimizer.step()
+        return {"loss": loss, "y_pred": y_pred[:rows]}
 
     def validation_step(self, batch, **fit_params):
         X, y, weight = batch
@@ -217,15 +236,18 @@ class SknnNet(NeuralNet):
         self.check_training_readiness()
         epochs = self.max_epochs if epochs is None else epochs
         # Epochs that a Checkpoint restored when it resumed a crashed fit.
-        epochs = max(epochs - getattr(self, "resumed_epochs_", 0), 0)
+        resumed = getattr(self, "resumed_epochs_", 0)
+        epochs = max(epochs - resumed, 0)
         self.resumed_epochs_ = 0
         train, valid = X.train, X.valid
         on_epoch_kwargs = {"dataset_train": train, "dataset_valid": valid}
-        iterator_train = self.get_iterator(train, training=True)
-        iterator_valid = None if valid is None else self.get_iterator(valid)
         self.stop_training_ = False
         self.interrupted_ = False
         self._parallel = self._data_parallel()
+        if self.privacy is not None:
+            self._private = self.privacy.start(self, len(train), epochs, resumed)
+        iterator_train = self.get_iterator(train, training=True)
+        iterator_valid = None if valid is None else self.get_iterator(valid)
         try:
             for _ in range(epochs):
                 self.notify("on_epoch_begin", **on_epoch_kwargs)
@@ -243,6 +265,9 @@ class SknnNet(NeuralNet):
             raise
         finally:
             self._parallel = None
+            if self._private is not None:
+                self.epsilon_ = self._private.close()
+                self._private = None
         return self
 
     def _data_parallel(self) -> DataParallelTraining | None:

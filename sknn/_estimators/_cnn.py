@@ -7,9 +7,11 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
-from sknn._estimators._mlp import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC
+from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
+from sknn._estimators._mlp import _DP_ATTRIBUTES_DOC, _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC
 from sknn._input._sequence import SequenceInputMixin
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
@@ -56,6 +58,8 @@ _CNN_CONSTRAINTS = {
     "normalization": [StrOptions({"batch", "layer"})],
     "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     **FINE_TUNING_CONSTRAINTS,
+    **ADVERSARIAL_CONSTRAINTS,
+    **DP_CONSTRAINTS,
 }
 
 
@@ -70,7 +74,7 @@ def positive_ints(estimator_name, name, value, default) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-class _CNNArchitecture(SequenceInputMixin):
+class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, SequenceInputMixin):
     """Module factory shared by the CNN classifier and regressor."""
 
     _family = "CNN"
@@ -188,7 +192,9 @@ _RUN_PARAMS_DOC = _param_entries([
 ]) + FINE_TUNING_PARAMS_DOC.format(
     family="CNN", layout="series or images of as many channels",
     inputs="""Series may differ in length and images in size (global
-        average pooling reads any).""") + _param_entries(["callbacks", "dtype"])
+        average pooling reads any).""") + _param_entries([
+    "callbacks", "dtype", "adversarial_epsilon", "adversarial_method", "dp_epsilon",
+    "dp_delta", "dp_max_grad_norm"])
 
 _DATA_DOC = """
     X is a numeric array: time series ``(n_samples, n_channels, n_timepoints)``,
@@ -208,7 +214,7 @@ _CNN_ATTRIBUTES_DOC = """
         n_timepoints)`` or ``(n_channels, height, width)``.""" + _SHARED_ATTRIBUTES_DOC.replace(
     "Number of features seen in ``fit``.",
     "``X.shape[1]`` in ``fit`` (channels of 3-D and 4-D X), as scikit-learn sets it.",
-)
+) + _DP_ATTRIBUTES_DOC
 
 
 @storable_estimator
@@ -282,6 +288,11 @@ class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
+        dp_epsilon=None,
+        dp_delta="auto",
+        dp_max_grad_norm=1.0,
     ):
         self.architecture = architecture
         self.n_filters = n_filters
@@ -311,6 +322,11 @@ class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm
 
 
 @storable_estimator
@@ -378,6 +394,11 @@ class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
+        dp_epsilon=None,
+        dp_delta="auto",
+        dp_max_grad_norm=1.0,
     ):
         self.architecture = architecture
         self.n_filters = n_filters
@@ -406,3 +427,8 @@ class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._estimators._cnn import _param_entries
@@ -42,10 +43,11 @@ _RNN_CONSTRAINTS = {
     "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
     **BAG_OF_WORDS_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
+    **ADVERSARIAL_CONSTRAINTS,
 }
 
 
-class _RNNArchitecture(BagOfWordsMixin, MaskedSequenceMixin):
+class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, MaskedSequenceMixin):
     """Input handling and module factory shared by the RNN classifier and regressor.
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``
@@ -78,6 +80,10 @@ class _RNNArchitecture(BagOfWordsMixin, MaskedSequenceMixin):
     def _adopt_inputs(self, source, X, encoded):
         self._adopt_sequence_inputs(source)
         return encoded
+
+    def _adversarial_inputs(self):
+        self._refuse_token_attacks()
+        return {"step_mask_channel": True}
 
     def _build_module(self, n_features, task):
         tokens = self.input_kind_ == "tokens"
@@ -153,7 +159,7 @@ _RUN_PARAMS_DOC = _param_entries([
     family="RNN", layout="series of as many channels, or token ids",
     inputs="""Its per-channel standardization (series) or vocabulary size
         (token ids) is reused as it is; sequences may differ in length.""") + _param_entries(
-    ["callbacks", "dtype"])
+    ["callbacks", "dtype", "adversarial_epsilon", "adversarial_method"])
 
 _DATA_DOC = """
     X is one of:
@@ -277,6 +283,8 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
     ):
         self.cell = cell
         self.hidden_size = hidden_size
@@ -310,6 +318,8 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method
 
 
 @storable_estimator
@@ -382,6 +392,8 @@ class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
     ):
         self.cell = cell
         self.hidden_size = hidden_size
@@ -414,3 +426,5 @@ class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method

@@ -159,7 +159,7 @@ _RUN_DOC = _param_entries([
         bfloat16 units); the weights, the optimizer, the outputs and the loss
         stay in float32. ``dtype='auto'`` then means float32; 'float64' is
         refused. The bfloat16 rounding makes predictions differ slightly
-        from a float32 fit's."""
+        from a float32 fit's.""" + _param_entries(["adversarial_epsilon", "adversarial_method"])
 
 _DATA_DOC = """
     X is one of (see ``input_kind``):
@@ -320,6 +320,8 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         callbacks=None,
         dtype="auto",
         autocast=None,
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
     ):
         self.n_blocks = n_blocks
         self.d_token = d_token
@@ -362,6 +364,8 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         self.callbacks = callbacks
         self.dtype = dtype
         self.autocast = autocast
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method
 
 
 @storable_estimator
@@ -456,6 +460,8 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         callbacks=None,
         dtype="auto",
         autocast=None,
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
     ):
         self.n_blocks = n_blocks
         self.d_token = d_token
@@ -497,3 +503,5 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         self.callbacks = callbacks
         self.dtype = dtype
         self.autocast = autocast
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method

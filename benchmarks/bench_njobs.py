@@ -49,6 +49,8 @@ import statistics
 import time
 import warnings
 
+import _environment  # the torch build, threads and load each figure depends on
+
 # Silence ConvergenceWarning (max_iter=5 on purpose) in the loky workers too;
 # they inherit the environment when they start.
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
@@ -215,6 +217,7 @@ def run(args) -> None:
 
 
 def main(argv=None) -> None:
+    print(_environment.describe_environment(), flush=True)
     args = parse_args(argv)
     warnings.filterwarnings("ignore")
     run(args)

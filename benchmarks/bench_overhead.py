@@ -65,6 +65,7 @@ import statistics
 import time
 import warnings
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 import sklearn
 import skorch
@@ -463,6 +464,7 @@ def run(args) -> None:
 
 
 def main(argv=None) -> None:
+    print(_environment.describe_environment(), flush=True)
     args = parse_args(argv)
     warnings.filterwarnings("ignore")  # ConvergenceWarning after the fixed epochs
     with threadpool_limits(limits=args.threads):

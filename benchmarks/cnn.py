@@ -23,6 +23,7 @@ import time
 import warnings
 from pathlib import Path
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
@@ -87,6 +88,7 @@ def run(name, seeds, cls, params, n_threads):
 
 
 def main():
+    print(_environment.describe_environment(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=[*SERIES, "MNIST"])
     parser.add_argument("--seeds", type=int, default=5)

@@ -16,6 +16,7 @@ import statistics
 import time
 import warnings
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 import pandas as pd
 
@@ -59,6 +60,7 @@ def median_seconds(function, argument, repeats):
 
 
 def main(argv=None):
+    print(_environment.describe_environment(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)

@@ -45,6 +45,8 @@ import time
 import warnings
 from pathlib import Path
 
+import _environment  # the torch build, threads and load each figure depends on
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
@@ -78,6 +80,7 @@ def timed_predict(predict, X, repeats=3):
 
 
 def main():
+    print(_environment.describe_environment(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None,
                         help="max_iter (default: 10 for distillation, the estimator's "

@@ -41,6 +41,7 @@ import time
 import warnings
 from pathlib import Path
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -203,6 +204,7 @@ def parse_settings(items):
 
 
 def main():
+    print(_environment.describe_environment(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["series", "text", "forecast"],
                         choices=["series", "text", "forecast"])

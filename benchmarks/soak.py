@@ -43,6 +43,7 @@ import threading
 import time
 import warnings
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
@@ -179,6 +180,7 @@ def _row(sample: dict) -> str:
 
 
 def main(argv=None) -> int:
+    print(_environment.describe_environment(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fits", type=int, default=1000)
     parser.add_argument("--every", type=int, default=50, help="sample every N fits")

@@ -22,18 +22,21 @@ Run from the project root, for example::
     python benchmarks/tabular.py --seeds 5 --markdown
     python benchmarks/tabular.py --datasets california --models sknn hgb --seeds 1
 
-Torch is pinned to ``--threads`` threads for every model.
+With ``--threads N`` torch runs N threads for every model; by default it runs its
+own default (one per core), as a user gets.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
 import warnings
 from pathlib import Path
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 import pandas as pd
 
@@ -84,10 +87,11 @@ def load_california():
 
 # -- models -------------------------------------------------------------------
 def make_model(name, task, seed, threads):
-    if name == "sknn":
+    if name == "sknn" or name.startswith("sknn "):
         import sknn
         cls = sknn.MLPClassifier if task == "classification" else sknn.MLPRegressor
-        return cls(random_state=seed, n_threads=threads)
+        params = json.loads(name.removeprefix("sknn")) if name != "sknn" else {}
+        return cls(random_state=seed, n_threads=threads, **params)
     if name == "transformer":
         import sknn
         cls = (sknn.TransformerClassifier if task == "classification"
@@ -142,12 +146,17 @@ def evaluate(name, task, data, seed, threads):
         warnings.simplefilter("ignore")
         model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
+    predict = model.predict_proba if task == "classification" else model.predict
+    predict(X_test)  # warm (first calls load code paths)
+    start = time.perf_counter()
+    predict(X_test)
+    rows_per_second = len(X_test) / (time.perf_counter() - start)
     prediction = model.predict(X_test)
     if task == "classification":
         score = float(np.mean(np.asarray(prediction) == y_test))
     else:
         score = float(np.sqrt(np.mean((np.ravel(prediction) - y_test) ** 2)))
-    return score, seconds
+    return score, seconds, rows_per_second
 
 
 def main(argv=None):
@@ -162,15 +171,22 @@ def main(argv=None):
     parser.add_argument("--realmlp", action="store_true",
                         help="also run pytabkit's RealMLP-TD (slow; --realmlp-seeds)")
     parser.add_argument("--realmlp-seeds", type=int, default=1)
+    parser.add_argument("--variants", nargs="+", default=[], metavar="JSON",
+                        help="also run sknn's MLP with these parameters, e.g. "
+                             "'{\"ensemble_size\": 1}' (interleaved with the others)")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for every model (default: torch's, one per core)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
 
     import torch
-    torch.set_num_threads(args.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    models = (list(args.models) + (["transformer"] if args.transformer else [])
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    print(_environment.describe_environment(), flush=True)
+    models = (list(args.models) + [f"sknn {json.dumps(json.loads(v))}" for v in args.variants]
+              + (["transformer"] if args.transformer else [])
               + (["realmlp"] if args.realmlp else []))
     results = {}
     for dataset in args.datasets:
@@ -182,22 +198,28 @@ def main(argv=None):
                 if name == "realmlp" and seed >= args.realmlp_seeds:
                     continue
                 data = native if name == "hgb" else raw
-                score, seconds = evaluate(name, task, data, seed, args.threads)
-                results.setdefault((dataset, name), []).append((score, seconds))
-                print(f"{dataset:<11}{name:<13}seed {seed}: score {score:.4f} "
-                      f"fit {seconds:7.1f}s", flush=True)
+                score, seconds, speed = evaluate(name, task, data, seed, args.threads)
+                results.setdefault((dataset, name), []).append((score, seconds, speed))
+                print(f"{dataset:<11}{name:<13} seed {seed}: score {score:.4f} "
+                      f"fit {seconds:7.1f}s predict {speed:,.0f} rows/s", flush=True)
     print_table(results, args.markdown)
 
 
 def print_table(results, markdown):
-    header = ["dataset", "model", "metric", "mean ± std", "seeds", "median fit s"]
+    header = ["dataset", "model", "metric", "mean ± std", "seeds", "median fit s",
+              "fit time / HGB", "fit time / sklearn MLP", "median predict rows/s"]
+    medians = {key: statistics.median(t for _, t, _ in runs) for key, runs in results.items()}
     rows = []
     for (dataset, name), runs in results.items():
-        scores = [s for s, _ in runs]
+        scores = [s for s, _, _ in runs]
         metric = "accuracy" if dataset == "adult" else "RMSE"
         spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        fit = medians[dataset, name]
+        ratios = [f"{fit / medians[dataset, other]:.1f}x" if (dataset, other) in medians
+                  else "" for other in ("hgb", "sklearn-mlp")]
         rows.append([dataset, name, metric, f"{np.mean(scores):.4f} ± {spread:.4f}",
-                     str(len(scores)), f"{statistics.median(t for _, t in runs):.1f}"])
+                     str(len(scores)), f"{fit:.1f}", *ratios,
+                     f"{statistics.median(r for _, _, r in runs):,.0f}"])
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -205,7 +227,7 @@ def print_table(results, markdown):
             print("| " + " | ".join(row) + " |")
     else:
         for row in [header] + rows:
-            print("".join(f"{cell:<16}" for cell in row))
+            print("".join(f"{cell:<18}" for cell in row))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import time
 import warnings
 from pathlib import Path
 
+import _environment  # the torch build, threads and load each figure depends on
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,6 +93,7 @@ def evaluate(dataset, data, seed, threads, params):
 
 
 def main(argv=None):
+    print(_environment.describe_environment(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
     parser.add_argument("--seeds", type=int, default=3)

@@ -169,8 +169,8 @@ def test_every_option_of_every_command_has_help():
     (["fit", "{table}", "--target", "label", "--param", "max_itr=3"],
      "MLPClassifier has no parameter 'max_itr'; valid parameters: activation"),
     (["fit", "{table}", "--target", "label", "--param", "max_iter=many"],
-     "--param: The 'max_iter' parameter of MLPClassifier must be an int in the range "
-     "[1, inf). Got 'many' instead."),
+     "--param: The 'max_iter' parameter of MLPClassifier must be a str among {{'auto'}} "
+     "or an int in the range [1, inf). Got 'many' instead."),
     (["fit", "{table}", "--target", "label", "--param", "max_iter"],
      "--param expects NAME=VALUE, got 'max_iter'"),
     (["fit", "{table}", "--target", "label", "--cv", "1"],

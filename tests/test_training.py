@@ -252,7 +252,7 @@ def test_learning_rate_schedules_change_the_lr(data, schedule):
 def test_constant_learning_rate_stays(data):
     X, y = data
     recorder = Recorder(lambda net: net.optimizer_.param_groups[0]["lr"])
-    _make(MLPClassifier, max_iter=5, callbacks=[recorder]).fit(X, y)
+    _make(MLPClassifier, max_iter=5, learning_rate="constant", callbacks=[recorder]).fit(X, y)
     assert recorder.records_ == [0.01] * 5
 
 
@@ -260,7 +260,7 @@ def test_warm_start_follows_the_current_schedule_rate_and_alpha(data):
     X, y = data  # 100 rows: 7 batches of 16 per epoch
     steps = BatchLrRecorder()
     clf = _make(MLPClassifier, max_iter=5, n_iter_no_change=100, warm_start=True,
-                callbacks=[steps]).fit(X, y)
+                learning_rate="constant", callbacks=[steps]).fit(X, y)
     assert steps.records_ == [0.01] * 35
     clf.set_params(learning_rate="warmup_cosine", learning_rate_init=0.02, alpha=1e-3,
                    max_iter=8).fit(X, y)
@@ -280,7 +280,7 @@ def test_a_user_lr_scheduler_works_with_the_constant_rate(data):
 
     X, y = data
     recorder = BatchLrRecorder()
-    _make(MLPClassifier, max_iter=3, n_iter_no_change=100, callbacks=[
+    _make(MLPClassifier, max_iter=3, n_iter_no_change=100, learning_rate="constant", callbacks=[
         LRScheduler("StepLR", step_size=1, gamma=0.5), recorder]).fit(X, y)
     assert recorder.records_ == [0.01] * 7 + [0.005] * 7 + [0.0025] * 7
 
@@ -298,7 +298,8 @@ class FailAtEpochEnd(Callback):
 def test_a_failed_warm_start_restores_the_rate_and_schedule(data):
     X, y = data
     failing = FailAtEpochEnd()
-    clf = _make(MLPClassifier, max_iter=2, warm_start=True, callbacks=[failing]).fit(X, y)
+    clf = _make(MLPClassifier, max_iter=2, warm_start=True, learning_rate="constant",
+                callbacks=[failing]).fit(X, y)
     schedule = dict(clf.net_.callbacks_)["lr_schedule"]
     before = dict(vars(schedule))
     clf.set_params(learning_rate="onecycle", learning_rate_init=0.5, max_iter=5)

@@ -61,6 +61,16 @@ AUTO_PATIENCE_VALIDATION = 20
 AUTO_PATIENCE_TRAINING_LOSS = 10
 
 
+def _fused_optimizer_runs_on(device: torch.device) -> bool:
+    """Whether torch has one-kernel ('fused') optimizer steps for ``device``.
+
+    On the CPU they take a quarter of the time of the per-tensor loop (0.11 against
+    0.46 ms per Adam step of the default MLP), 6% of a default tabular fit.
+    """
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    return device.type == "cuda" or (device.type == "cpu" and (major, minor) >= (2, 4))
+
+
 class BaseNeuralEstimator(BaseEstimator):
     """Fit, partial_fit and prediction plumbing shared by sknn estimators.
 
@@ -213,7 +223,8 @@ class BaseNeuralEstimator(BaseEstimator):
         while True:
             epochs = 1 if incremental else self._max_epochs(len(fit_data.train), batch_size)
             try:
-                with self._torch_context(device, seed):
+                work_rows = epochs * len(fit_data.train) if device.type == "cpu" else 0
+                with self._torch_context(device, seed, work_rows):
                     if continuing:
                         net = self.net_
                         net.generator.manual_seed(seed)
@@ -299,6 +310,7 @@ class BaseNeuralEstimator(BaseEstimator):
             autocast_dtype=self._autocast_dtype(),
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
             optimizer__weight_decay=self.alpha,
+            optimizer__fused=_fused_optimizer_runs_on(device) or None,
         )
         return net.initialize()
 
@@ -412,7 +424,11 @@ class BaseNeuralEstimator(BaseEstimator):
         """
         if self.n_iter_no_change != "auto":
             return self.n_iter_no_change
-        return AUTO_PATIENCE_VALIDATION if validation else AUTO_PATIENCE_TRAINING_LOSS
+        if validation:
+            return AUTO_PATIENCE_VALIDATION
+        # Without held-out data a decaying schedule ends training by design; a
+        # stall of the training loss would cut it short (small tables, series).
+        return NEVER if self.learning_rate != "constant" else AUTO_PATIENCE_TRAINING_LOSS
 
     def _early_stopping_active(self, n_samples: int) -> bool:
         if self.early_stopping == "auto":
@@ -496,9 +512,13 @@ class BaseNeuralEstimator(BaseEstimator):
         return resolve_device(self.device, type(self).__name__)
 
     @contextlib.contextmanager
-    def _torch_context(self, device: torch.device, seed: int | None = None):
-        """Pin torch's threads and CUDA device; with a seed, fork the global RNG and seed it."""
-        with torch_threads(self.n_threads), on_device(device):
+    def _torch_context(self, device: torch.device, seed: int | None = None,
+                       work_rows: int = 0):
+        """Pin torch's threads and CUDA device; with a seed, fork the global RNG and seed it.
+
+        ``work_rows``: the rows a training goes through (see ``default_n_threads``).
+        """
+        with torch_threads(self.n_threads, work_rows), on_device(device):
             if seed is None:
                 yield
                 return

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Iterator
 
 import torch
@@ -99,27 +100,71 @@ def _dask_worker():
         return None
 
 
-def default_n_threads() -> int:
+# Training on at least this many rows (epochs x rows) looks at the other processes'
+# load first: the look costs SHARED_CHECK_SECONDS, under 1% of such a fit.
+SHARED_CHECK_MIN_ROWS = 100_000
+SHARED_CHECK_SECONDS = 0.1
+
+
+def default_n_threads(work_rows: int = 0) -> int:
     """Threads torch uses when ``n_threads=None``.
 
     An explicit ``OMP_NUM_THREADS`` wins (joblib's loky workers set it to
     ``cpu_count // n_jobs``, dask's nannies to 1, so parallel searches do not
     oversubscribe). Inside a dask worker without it, 1: each of the worker's
     threads runs its own task, so its cores are already taken. Otherwise
-    torch's own default, the number of physical cores.
+    torch's own default, the number of physical cores, less the cores that
+    other processes keep busy when the training is large (``work_rows`` rows
+    in all): torch's waiting OpenMP threads spin, and next to a busy process
+    two threads on two cores ran an epoch 4-15x slower than one thread
+    (benchmarks/RESULTS.md, "The same speed on every machine").
     """
     from_env = os.environ.get("OMP_NUM_THREADS", "")
     if from_env.isdigit() and int(from_env) > 0:
         return int(from_env)
     if _dask_worker() is not None:
         return 1
-    return torch.get_num_threads()
+    threads = torch.get_num_threads()
+    if threads > 1 and work_rows >= SHARED_CHECK_MIN_ROWS:
+        busy = busy_cores_elsewhere(SHARED_CHECK_SECONDS)
+        if busy is not None and busy >= 0.5:
+            threads = max(1, min(threads, (os.cpu_count() or threads) - round(busy)))
+    return threads
+
+
+def busy_cores_elsewhere(seconds: float) -> float | None:
+    """Cores that other processes kept busy over the next ``seconds`` (None off Linux).
+
+    The machine's busy time from ``/proc/stat``, less this process's own.
+    """
+    try:
+        before, own_before = _busy_seconds(), _own_seconds()
+        time.sleep(seconds)
+        after, own_after = _busy_seconds(), _own_seconds()
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, (after - before) - (own_after - own_before)) / seconds
+
+
+def _busy_seconds() -> float:
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 @contextlib.contextmanager
-def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Run torch with ``n_threads`` intra-op threads, restoring the old count after."""
-    wanted = default_n_threads() if n_threads is None else n_threads
+def torch_threads(n_threads: int | None, work_rows: int = 0) -> Iterator[None]:
+    """Run torch with ``n_threads`` intra-op threads, restoring the old count after.
+
+    ``work_rows``: the rows a training will go through, for ``n_threads=None``.
+    """
+    wanted = default_n_threads(work_rows) if n_threads is None else n_threads
     previous = torch.get_num_threads()
     if wanted != previous:
         torch.set_num_threads(wanted)

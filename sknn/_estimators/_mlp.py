@@ -8,8 +8,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
 from sknn._input._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
@@ -26,8 +28,11 @@ _MLP_CONSTRAINTS = {
     "activation": [StrOptions(set(ACTIVATION_NAMES))],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+    "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     **TABULAR_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
+    **ADVERSARIAL_CONSTRAINTS,
+    **DP_CONSTRAINTS,
 }
 
 
@@ -43,7 +48,19 @@ def hidden_sizes(estimator) -> list[int]:
     return sizes
 
 
-class _MLPArchitecture(TabularInputMixin):
+# batch_size='auto': AUTO_BATCH_SIZE rows; on tables of more than AUTO_BATCH_SIZE *
+# AUTO_BATCH_STEPS training rows, AUTO_BATCH_STEPS batches an epoch (at most
+# AUTO_MAX_BATCH_SIZE rows each), so large tables pay less per-step overhead.
+AUTO_BATCH_SIZE = 128
+AUTO_BATCH_STEPS = 1000
+AUTO_MAX_BATCH_SIZE = 1024
+# max_iter='auto': epochs that train on about AUTO_TRAINING_ROWS rows in all, the
+# length of the cosine schedule that ends training, within AUTO_EPOCH_BOUNDS.
+AUTO_TRAINING_ROWS = 400_000
+AUTO_EPOCH_BOUNDS = (3, 50)
+
+
+class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, TabularInputMixin):
     """Module factory shared by the MLP classifier and regressor.
 
     The tabular input layer (embeddings) feeds a plain MLP, or with
@@ -54,6 +71,21 @@ class _MLPArchitecture(TabularInputMixin):
 
     def _adopt_inputs(self, source, X, encoded):
         return adopt_tabular_encoder(self, source, X)
+
+    def _batch_size(self, n_train: int) -> int:
+        if self.batch_size == "auto":
+            grown = n_train // AUTO_BATCH_STEPS
+            return min(n_train, max(AUTO_BATCH_SIZE, min(AUTO_MAX_BATCH_SIZE, grown)))
+        return min(self.batch_size, n_train)
+
+    def _max_epochs(self, n_train: int, batch_size: int) -> int:
+        if self.max_iter == "auto":
+            low, high = AUTO_EPOCH_BOUNDS
+            return max(low, min(high, -(-AUTO_TRAINING_ROWS // n_train)))
+        return self.max_iter
+
+    def _adversarial_inputs(self):
+        return {"n_continuous": self.encoder_.n_numeric}  # not indicators, not codes
 
     def _build_module(self, n_features, task):
         sizes = hidden_sizes(self)
@@ -76,11 +108,12 @@ _SHARED_PARAMS_DOC = """
         Activation after each hidden layer.
     dropout : float in [0, 1), default=0.0
         Dropout probability after each hidden activation.
-    ensemble_size : int, default=8
+    ensemble_size : int, default=4
         Number of MLPs trained together as one parameter-efficient ensemble
         (TabM-mini, Gorishniy et al. 2024): they share the hidden layers, differ
         by a random-sign input adapter and their output layers, and predictions
-        average their probabilities (or values). 1 gives a plain MLP.
+        average their probabilities (or values). 1 gives a plain MLP, about
+        three times faster to train and less accurate (see the user guide).
     categorical_features : 'from_dtype', array-like, bool mask or None, default='from_dtype'
         Columns encoded as learned embeddings. 'from_dtype': pandas
         ``category``, string and object columns (anything but numbers). Unseen
@@ -90,25 +123,35 @@ _SHARED_PARAMS_DOC = """
         sample weights: quantile-normal, standardization, or none. Missing
         values are imputed after scaling and flagged by an indicator input.
         Sparse X is never scaled.
-    numeric_embedding : {'piecewise_linear', 'periodic'} or None, default='piecewise_linear'
+    numeric_embedding : {'auto', 'piecewise_linear', 'periodic'} or None, default='auto'
         Embedding of each scaled numeric column (Gorishniy et al. 2022):
         piecewise-linear encoding on 48 quantile bins or periodic features,
         each followed by a linear layer and ReLU; None feeds the values as they
-        are.
+        are. 'auto': piecewise-linear when most numeric columns take more than
+        48 distinct values (in the first 10,000 rows) and the table is dense
+        with at most 100 columns; None for tables of few-valued columns (pixel
+        intensities, counts, ratings), where the bins would be a lookup table
+        of the values.
     alpha : float, default=1e-4
         Weight decay (L2 penalty; decoupled from the gradient for 'adamw').
     solver : {'adam', 'adamw', 'sgd'}, default='adam'
         Optimizer; 'sgd' uses Nesterov momentum 0.9.
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=3e-3
         Initial (peak) learning rate.
-    learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='constant'
+    learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='warmup_cosine'
         Learning-rate schedule, stepped every minibatch over ``max_iter``
         epochs: constant; linear warm-up over 5% of the steps then cosine decay
-        to zero; or one-cycle (cosine up from lr/25 over 30%, then down).
+        to zero; or one-cycle (cosine up from lr/25 over 30%, then down). A
+        decaying schedule ends training by design after ``max_iter`` epochs.
     batch_size : int or 'auto', default='auto'
-        Minibatch size; 'auto' is ``min(256, n_samples)``.
-    max_iter : int, default=200
-        Maximum number of epochs.
+        Minibatch size; 'auto' is 128 rows (all of them on smaller data), and
+        on tables of more than 128,000 training rows the size that makes 1,000
+        batches an epoch, at most 1,024.
+    max_iter : int or 'auto', default='auto'
+        Number of epochs (the length of the learning-rate schedule; early
+        stopping may end training sooner). 'auto': about 400,000 training rows
+        in all, at least 3 and at most 50 epochs (50 below 8,000 rows, 14 on
+        Adult's 29,000, 3 from 134,000 rows on).
     early_stopping : bool or 'auto', default='auto'
         Hold out ``validation_fraction`` of the training data (stratified for
         classifiers), stop when its loss (log-loss for classifiers, squared
@@ -153,7 +196,54 @@ _SHARED_PARAMS_DOC = """
         Floating-point type of the weights and of the data on the device.
         'auto' trains small float64 inputs (at most 10,000 values) on the CPU
         in float64, as exactly as scikit-learn and at no measurable cost, and
-        everything else in float32, the fast type on CPUs and GPUs."""
+        everything else in float32, the fast type on CPUs and GPUs.
+    adversarial_epsilon : float or None, default=None
+        Adversarial training (Goodfellow et al. 2015, Madry et al. 2018):
+        every training batch is trained together with a copy perturbed, with
+        the network of that step, to raise the loss, each value moved by at
+        most ``adversarial_epsilon``; the clean and the perturbed rows carry
+        half of the loss each. In the units of the network's input: the
+        scaled numeric columns of a table (after ``numeric_transform``;
+        category codes and missing-value indicators never move), the values
+        of series and images (``uint8`` pixels after division by 255). A fit
+        takes about 5 times the CPU time of a plain one with 'pgd', 2 times
+        with 'fgsm' (benchmarks/RESULTS.md). None: no adversarial copies.
+    adversarial_method : {'pgd', 'fgsm'}, default='pgd'
+        How the copies are searched (with the network in evaluation mode):
+        projected gradient ascent, 5 signed-gradient steps of half
+        ``adversarial_epsilon`` from a random start in the ball ('pgd'), or
+        one signed-gradient step of ``adversarial_epsilon`` ('fgsm': cheaper,
+        weaker against a PGD attack).
+    dp_epsilon : float or None, default=None
+        Differentially private training: DP-SGD (Abadi et al. 2016) through
+        Opacus (``pip install "sknn[privacy]"``). Each step's batch is a
+        Poisson sample (every training row joins it independently, so that
+        batches hold ``batch_size`` rows on average), each row's gradient is
+        clipped to ``dp_max_grad_norm`` and Gaussian noise is added,
+        calibrated so that the planned ``max_iter`` epochs spend at most
+        ``(dp_epsilon, dp_delta)``; ``epsilon_`` is what the fit spent
+        (Opacus' Rényi-DP accountant). Without held-out data the planned
+        epochs all run: stopping on the training loss would let the private
+        rows decide outside the accounting. The guarantee covers the
+        network's training: what ``fit`` learns from X besides (the tabular
+        scaling, categories and bins, the target standardization) is not
+        private, and rows held out for early stopping are not trained on but
+        choose the epoch kept. Refused with warm_start, partial_fit,
+        freeze_epochs, unequal sample or class weights, adversarial training
+        and batch norm (CNNs: use ``normalization='layer'``). Three
+        parameters rather than one dict, so that each is validated and
+        searched like any other. None: ordinary training.
+    dp_delta : float in (0, 1) or 'auto', default='auto'
+        The delta of the guarantee; 'auto' is ``1 / (10 * n_train)``. It must
+        stay below ``1 / n_train``.
+    dp_max_grad_norm : float, default=1.0
+        Bound on the L2 norm of each row's gradient in DP-SGD (the noise is
+        proportional to it)."""
+
+_DP_ATTRIBUTES_DOC = """
+    epsilon_ : float or None
+        The privacy budget the fit spent (at most ``dp_epsilon``, less when
+        early stopping ended it); None without ``dp_epsilon``."""
 
 _SHARED_ATTRIBUTES_DOC = """
     net_ : skorch.NeuralNet
@@ -175,6 +265,7 @@ _SHARED_ATTRIBUTES_DOC = """
         validation loss).
     best_loss_ : float or None
         Lowest training loss, when early stopping is off."""
+_MLP_ATTRIBUTES_DOC = _SHARED_ATTRIBUTES_DOC + _DP_ATTRIBUTES_DOC
 
 
 @storable_estimator
@@ -194,7 +285,7 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels (``arange(n_labels)`` for multilabel y).{_SHARED_ATTRIBUTES_DOC}
+        Class labels (``arange(n_labels)`` for multilabel y).{_MLP_ATTRIBUTES_DOC}
 
     See Also
     --------
@@ -223,16 +314,16 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
         activation="relu",
         *,
         dropout=0.0,
-        ensemble_size=8,
+        ensemble_size=4,
         categorical_features="from_dtype",
         numeric_transform="quantile",
         numeric_embedding="auto",
         alpha=1e-4,
         solver="adam",
-        learning_rate_init=1e-3,
-        learning_rate="constant",
+        learning_rate_init=3e-3,
+        learning_rate="warmup_cosine",
         batch_size="auto",
-        max_iter=200,
+        max_iter="auto",
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change="auto",
@@ -248,6 +339,11 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
+        dp_epsilon=None,
+        dp_delta="auto",
+        dp_max_grad_norm=1.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -277,6 +373,11 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm
 
 
 @storable_estimator
@@ -290,7 +391,7 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
     ----------{_SHARED_PARAMS_DOC}
 
     Attributes
-    ----------{_SHARED_ATTRIBUTES_DOC}
+    ----------{_MLP_ATTRIBUTES_DOC}
 
     See Also
     --------
@@ -361,16 +462,16 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
         activation="relu",
         *,
         dropout=0.0,
-        ensemble_size=8,
+        ensemble_size=4,
         categorical_features="from_dtype",
         numeric_transform="quantile",
         numeric_embedding="auto",
         alpha=1e-4,
         solver="adam",
-        learning_rate_init=1e-3,
-        learning_rate="constant",
+        learning_rate_init=3e-3,
+        learning_rate="warmup_cosine",
         batch_size="auto",
-        max_iter=200,
+        max_iter="auto",
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change="auto",
@@ -385,6 +486,11 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
         trainable_layers=1,
         callbacks=None,
         dtype="auto",
+        adversarial_epsilon=None,
+        adversarial_method="pgd",
+        dp_epsilon=None,
+        dp_delta="auto",
+        dp_max_grad_norm=1.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -413,3 +519,8 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
         self.trainable_layers = trainable_layers
         self.callbacks = callbacks
         self.dtype = dtype
+        self.adversarial_epsilon = adversarial_epsilon
+        self.adversarial_method = adversarial_method
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._core._base import NEVER
+from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS_CONSTRAINTS,
     BagOfWordsMixin,
@@ -92,6 +92,7 @@ _TRANSFORMER_CONSTRAINTS = {
     **TABULAR_CONSTRAINTS,
     **BAG_OF_WORDS_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
+    **ADVERSARIAL_CONSTRAINTS,
 }
 
 
@@ -100,7 +101,8 @@ def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
     return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
 
 
-class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenceMixin):
+class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, TabularInputMixin,
+                               MaskedSequenceMixin):
     """Input handling and module factory shared by the Transformer estimators.
 
     Tables (2-D X: arrays, sparse matrices, DataFrames) go through the tabular
@@ -199,6 +201,12 @@ class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenc
             self._adopt_sequence_inputs(source)
             self._check_positions(self.input_shape_[1], source.net_.module_.tokenizer)
         return encoded
+
+    def _adversarial_inputs(self):
+        self._refuse_token_attacks()
+        if self.input_kind_ == "table":
+            return {"n_continuous": self.encoder_.n_numeric}  # not indicators, not codes
+        return {"step_mask_channel": self._masked()}
 
     def _sequence_geometry(self) -> tuple[int, int]:
         """``(patch_size, n_timepoints)`` of the series tokenizer.
@@ -300,9 +308,8 @@ class _TransformerArchitecture(BagOfWordsMixin, TabularInputMixin, MaskedSequenc
         )
 
     def _patience(self, validation: bool) -> int:
-        if self.n_iter_no_change == "auto" and not validation:
-            decaying = self.learning_rate != "constant"
-            return NEVER if decaying else AUTO_PATIENCE_TRAINING_LOSS
+        if self.n_iter_no_change == "auto" and not validation and self.learning_rate == "constant":
+            return AUTO_PATIENCE_TRAINING_LOSS  # longer than the base's 10
         return super()._patience(validation)
 
     def _batch_size(self, n_train: int) -> int:

@@ -23,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from sknn._core._task import ClassificationTask
-from sknn._input._tabular import _column, _is_numeric_array
+from sknn._input._columns import _column, _is_numeric_array
 from sknn.modules.preprocessing import InferenceModel, OutputHead, TabularPreprocess
 
 # Opsets the exporter and onnxruntime both handle for every sknn layer.

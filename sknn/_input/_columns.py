@@ -1,0 +1,101 @@
+"""Reading a table's columns: their kinds, their numbers and their category strings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+NUMERIC, DATETIME, CATEGORICAL = "numeric", "datetime", "categorical"
+
+
+def is_dataframe(X) -> bool:
+    """True for pandas and polars DataFrames."""
+    return isinstance(X, pd.DataFrame) or type(X).__module__.startswith("polars")
+
+
+def to_pandas(X) -> pd.DataFrame:
+    """A pandas view of a pandas or polars DataFrame (polars without pyarrow)."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+
+
+def _normalize_categories(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Object array of the values (None where missing) and the missing mask.
+
+    Empty strings count as missing; a column mixing types becomes strings.
+    """
+    array = values.to_numpy(dtype=object)
+    missing = np.fromiter((_is_missing(v) for v in array), dtype=bool, count=len(array))
+    array = array.copy()
+    array[missing] = None
+    if len({type(v) for v in array[~missing]}) > 1:
+        array = _as_strings(array, missing)
+    return array, missing
+
+
+def _as_strings(array: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    out = array.copy()
+    out[~missing] = [str(v) for v in array[~missing]]
+    return out
+
+
+def _sort_key(value):
+    return (str(type(value)), value)
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _is_numeric_array(X) -> bool:
+    return isinstance(X, np.ndarray) and X.dtype.kind in "fiub"
+
+
+def _column_name(table, j):
+    return j if isinstance(table, np.ndarray) else table.columns[j]
+
+
+def _column(table, j) -> pd.Series:
+    if isinstance(table, np.ndarray):
+        return pd.Series(table[:, j])
+    return table.iloc[:, j]
+
+
+def _column_kind(column: pd.Series) -> str:
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return CATEGORICAL
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
+            dtype):
+        return DATETIME
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return NUMERIC
+    values = column.dropna().to_numpy(dtype=object)
+    if all(isinstance(v, int | float | np.number | bool) for v in values):
+        return NUMERIC
+    return CATEGORICAL
+
+
+def _holds_complex(column: pd.Series) -> bool:
+    if column.dtype == object:
+        return any(isinstance(v, complex | np.complexfloating) for v in column)
+    return pd.api.types.is_complex_dtype(column.dtype)
+
+
+def _numeric_column(column: pd.Series, kind: str) -> np.ndarray:
+    if kind == DATETIME:
+        if pd.api.types.is_timedelta64_dtype(column.dtype):
+            return column.dt.total_seconds().to_numpy(dtype=np.float64)
+        stamps = pd.to_datetime(column)
+        if stamps.dt.tz is not None:
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        days = (stamps - pd.Timestamp(0)) / pd.Timedelta(days=1)
+        return days.to_numpy(dtype=np.float64, na_value=np.nan)
+    if column.dtype == object:
+        column = pd.Series([np.nan if _is_missing(v) else v for v in column], dtype=object)
+    return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)

@@ -1,0 +1,94 @@
+"""The MLP's data-sized defaults: batch size, epochs, schedule, numeric embedding,
+and the threads of large fits next to busy processes (issue 17)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+
+from sknn import MLPClassifier, MLPRegressor
+from sknn._estimators._mlp import AUTO_EPOCH_BOUNDS, AUTO_TRAINING_ROWS
+
+
+@pytest.mark.parametrize("n_train, batch_size", [
+    (50, 50), (1_000, 128), (128_000, 128), (500_000, 500), (2_000_000, 1024)])
+def test_auto_batch_size_grows_with_large_tables(n_train, batch_size):
+    assert MLPClassifier()._batch_size(n_train) == batch_size
+
+
+@pytest.mark.parametrize("n_train, epochs", [
+    (1_000, 50), (29_305, 14), (14_860, 27), (200_000, 3), (1_000_000, 3)])
+def test_auto_epochs_train_on_a_fixed_number_of_rows(n_train, epochs):
+    assert MLPClassifier()._max_epochs(n_train, 128) == epochs
+    low, high = AUTO_EPOCH_BOUNDS
+    assert epochs == max(low, min(high, -(-AUTO_TRAINING_ROWS // n_train)))
+
+
+def test_the_schedule_ends_a_fit_without_held_out_data():
+    # 300 rows: no early stopping; the decaying schedule runs all its epochs
+    # (a stall of the training loss does not cut it short).
+    X, y = load_digits(return_X_y=True)
+    model = MLPClassifier(hidden_layer_sizes=(16,), ensemble_size=1, n_threads=1,
+                          random_state=0).fit(X[:300], y[:300])
+    assert model.n_iter_ == AUTO_EPOCH_BOUNDS[1]
+    assert model.net_.history[-1, "train_loss"] < model.net_.history[0, "train_loss"]
+
+
+def test_auto_embedding_skips_few_valued_columns():
+    # Pixel intensities 0-16: the bins would be a lookup table of the values.
+    X, y = load_digits(return_X_y=True)
+    model = MLPClassifier(max_iter=1, ensemble_size=1, n_threads=1).fit(X[:200], y[:200])
+    assert model.encoder_.numeric_embedding is None
+    assert model.encoder_.bin_edges is None
+
+
+def test_auto_embedding_embeds_measurements():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.exponential(size=300),
+                      "count": rng.integers(0, 5, 300), "kind": rng.choice(["x", "y"], 300)})
+    y = X["a"].to_numpy() + rng.normal(size=300)
+    model = MLPRegressor(max_iter=1, ensemble_size=1, n_threads=1).fit(X, y)
+    assert model.encoder_.numeric_embedding == "piecewise_linear"  # 2 of 3 continuous
+    assert len(model.encoder_.bin_edges) == 3
+
+
+def test_an_explicit_embedding_is_kept_on_few_valued_columns():
+    X, y = load_digits(return_X_y=True)
+    model = MLPClassifier(max_iter=1, ensemble_size=1, n_threads=1,
+                          numeric_embedding="piecewise_linear").fit(X[:200], y[:200])
+    assert model.encoder_.numeric_embedding == "piecewise_linear"
+
+
+def test_large_fits_leave_the_cores_other_processes_use(monkeypatch):
+    from sknn._core import _device
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_device.torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(_device.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_device, "busy_cores_elsewhere", lambda seconds: 1.0)
+    assert _device.default_n_threads(work_rows=10**6) == 1
+    assert _device.default_n_threads(work_rows=1_000) == 2  # small fits do not look
+    monkeypatch.setattr(_device, "busy_cores_elsewhere", lambda seconds: 0.2)
+    assert _device.default_n_threads(work_rows=10**6) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # an explicit setting wins
+    monkeypatch.setattr(_device, "busy_cores_elsewhere", lambda seconds: 1.0)
+    assert _device.default_n_threads(work_rows=10**6) == 2
+
+
+def test_busy_cores_elsewhere_sees_a_busy_process():
+    from sknn._core._device import busy_cores_elsewhere
+
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("needs Linux's /proc/stat")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)  # the interpreter has started and spins
+        assert busy_cores_elsewhere(0.2) >= 0.5
+    finally:
+        busy.kill()

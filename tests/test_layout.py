@@ -118,3 +118,21 @@ def test_no_import_circles():
 def test_no_module_is_too_large_to_read():
     sizes = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
     assert max(sizes.values()) <= 600, sorted(sizes.items(), key=lambda item: -item[1])[:3]
+
+
+def test_estimator_families_do_not_import_each_other():
+    # Shared docs live in sknn._core._docs, shared checks in sknn._core._params;
+    # the distilled estimators' default student is the one exception.
+    families = {m for m in GRAPH if _layer(m) == "sknn._estimators"}
+    crossing = {(m, t) for m in families for t in GRAPH[m] & families
+                if m != t and not t.endswith("_architecture")
+                and not (m.endswith("._distill") and t.endswith("._mlp"))}
+    assert not crossing, sorted(crossing)
+
+
+def test_a_missing_shared_doc_entry_fails_loudly():
+    from sknn._core._docs import param_docs
+
+    assert param_docs(["alpha"]).startswith("\n    alpha : float")
+    with pytest.raises(KeyError, match="no shared entry for \\['alpah'\\]; add it there"):
+        param_docs(["alpah"])

@@ -17,9 +17,8 @@ from sklearn.utils.validation import (
 
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._data import TensorData, as_tensor
+from sknn._core._params import hidden_sizes, positive_ints
 from sknn._core._task import ReconstructionTask
-from sknn._estimators._cnn import positive_ints
-from sknn._estimators._mlp import hidden_sizes
 from sknn._input._sequence import _check_input_shape, sample_shape
 from sknn._utils._errors import finite_outputs
 from sknn._utils._registry import storable_estimator

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._core._base import BaseNeuralEstimator
+from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._core._params import positive_ints
 from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
-from sknn._estimators._mlp import _DP_ATTRIBUTES_DOC, _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC
 from sknn._input._sequence import SequenceInputMixin
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
@@ -63,17 +63,6 @@ _CNN_CONSTRAINTS = {
 }
 
 
-def positive_ints(estimator_name, name, value, default) -> tuple[int, ...]:
-    """The parameter ``name``'s int or sequence of ints as a tuple (``default`` for None)."""
-    if value is None:
-        return default
-    values = [value] if isinstance(value, Integral) else list(value)
-    if not values or any(not isinstance(v, Integral) or v < 1 for v in values):
-        raise ValueError(f"{estimator_name}: {name} must be a positive integer or a "
-                         f"non-empty sequence of them; got {value!r}.")
-    return tuple(int(v) for v in values)
-
-
 class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, SequenceInputMixin):
     """Module factory shared by the CNN classifier and regressor."""
 
@@ -123,13 +112,6 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, SequenceI
         return min(self.batch_size, n_train)
 
 
-def _param_entries(names) -> str:
-    """The MLP's documentation of the training parameters ``names``."""
-    entries = re.split(r"\n(?=    \w+ : )", _SHARED_PARAMS_DOC)
-    by_name = {entry.split(" : ")[0].strip(): entry for entry in entries}
-    return "".join("\n" + by_name[name].strip("\n") for name in names)
-
-
 _SHARED_PARAMS_DOC_CNN = """
     architecture : {'resnet', 'fcn', 'plain'}, default='resnet'
         'resnet': residual blocks of three convolutions (kernels 8, 5, 3) with
@@ -166,7 +148,7 @@ _SHARED_PARAMS_DOC_CNN = """
         independent of its batch: sample weights then train exactly as
         repeated samples, and tiny batches do no harm."""
 
-_TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
+_TRAINING_PARAMS_DOC = param_docs(["alpha", "solver"]) + """
     learning_rate_init : float, default=1e-3
         Initial (peak) learning rate.
     learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='warmup_cosine'
@@ -180,19 +162,19 @@ _TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
     max_iter : int or 'auto', default='auto'
         Maximum number of epochs. 'auto': enough for about 800 minibatch
         steps, at least 8 and at most 100 epochs (100 on small series
-        datasets, 8 on 8,000 images).""" + _param_entries([
+        datasets, 8 on 8,000 images).""" + param_docs([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int, default=50
         Epochs without improvement before stopping. High, so that on small
         data the learning-rate schedule, not a noisy stall, ends training.""" + (
-    _param_entries(["tol"]))
+    param_docs(["tol"]))
 
-_RUN_PARAMS_DOC = _param_entries([
+_RUN_PARAMS_DOC = param_docs([
     "random_state", "device", "n_threads", "verbose", "warm_start",
 ]) + FINE_TUNING_PARAMS_DOC.format(
     family="CNN", layout="series or images of as many channels",
     inputs="""Series may differ in length and images in size (global
-        average pooling reads any).""") + _param_entries([
+        average pooling reads any).""") + param_docs([
     "callbacks", "dtype", "adversarial_epsilon", "adversarial_method", "dp_epsilon",
     "dp_delta", "dp_max_grad_norm"])
 
@@ -211,10 +193,9 @@ _DATA_DOC = """
 _CNN_ATTRIBUTES_DOC = """
     input_shape_ : tuple of int
         Shape of one sample as the network reads it: ``(n_channels,
-        n_timepoints)`` or ``(n_channels, height, width)``.""" + _SHARED_ATTRIBUTES_DOC.replace(
-    "Number of features seen in ``fit``.",
+        n_timepoints)`` or ``(n_channels, height, width)``.""" + fitted_attributes_doc(
     "``X.shape[1]`` in ``fit`` (channels of 3-D and 4-D X), as scikit-learn sets it.",
-) + _DP_ATTRIBUTES_DOC
+) + DP_ATTRIBUTES_DOC
 
 
 @storable_estimator

@@ -10,7 +10,9 @@ from torch import nn
 
 from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._core._base import BaseNeuralEstimator
+from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._core._params import hidden_sizes
 from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
 from sknn._input._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
 from sknn._lifecycle._finetune import (
@@ -34,18 +36,6 @@ _MLP_CONSTRAINTS = {
     **ADVERSARIAL_CONSTRAINTS,
     **DP_CONSTRAINTS,
 }
-
-
-def hidden_sizes(estimator) -> list[int]:
-    """The estimator's ``hidden_layer_sizes`` as a list, checked to be positive ints."""
-    sizes = estimator.hidden_layer_sizes
-    sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-    if any(not isinstance(s, Integral) or s < 1 for s in sizes):
-        raise ValueError(
-            f"{type(estimator).__name__}: hidden_layer_sizes must be positive integers; "
-            f"got {estimator.hidden_layer_sizes!r}."
-        )
-    return sizes
 
 
 # batch_size='auto': AUTO_BATCH_SIZE rows; on tables of more than AUTO_BATCH_SIZE *
@@ -100,7 +90,7 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, TabularIn
         return body if input_layer is None else nn.Sequential(input_layer, body)
 
 
-_SHARED_PARAMS_DOC = """
+_MLP_PARAMS_DOC = """
     hidden_layer_sizes : int or sequence of int, default=(256, 256)
         Width of each hidden layer.
     activation : {'relu', 'gelu', 'silu', 'tanh', 'logistic', 'leaky_relu', \
@@ -131,11 +121,7 @@ _SHARED_PARAMS_DOC = """
         48 distinct values (in the first 10,000 rows) and the table is dense
         with at most 100 columns; None for tables of few-valued columns (pixel
         intensities, counts, ratings), where the bins would be a lookup table
-        of the values.
-    alpha : float, default=1e-4
-        Weight decay (L2 penalty; decoupled from the gradient for 'adamw').
-    solver : {'adam', 'adamw', 'sgd'}, default='adam'
-        Optimizer; 'sgd' uses Nesterov momentum 0.9.
+        of the values.""" + param_docs(["alpha", "solver"]) + """
     learning_rate_init : float, default=3e-3
         Initial (peak) learning rate.
     learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='warmup_cosine'
@@ -151,121 +137,24 @@ _SHARED_PARAMS_DOC = """
         Number of epochs (the length of the learning-rate schedule; early
         stopping may end training sooner). 'auto': about 400,000 training rows
         in all, at least 3 and at most 50 epochs (50 below 8,000 rows, 14 on
-        Adult's 29,000, 3 from 134,000 rows on).
-    early_stopping : bool or 'auto', default='auto'
-        Hold out ``validation_fraction`` of the training data (stratified for
-        classifiers), stop when its loss (log-loss for classifiers, squared
-        error for regressors) has not decreased by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the weights of the epoch with
-        the lowest one.
-        'auto' enables it when there are more than 1,000 samples. Without it,
-        training stops when the training loss stalls the same way.
-    validation_fraction : float in (0, 1), default=0.1
-        Share of the training data held out for early stopping.
-    n_iter_no_change : int or 'auto', default='auto'
-        Epochs without improvement before stopping. 'auto': 20 when early
-        stopping monitors held-out data (the best epoch is restored, so waiting
-        costs only time), 10 when it monitors the training loss.
-    tol : float, default=1e-4
-        Minimum improvement that resets the ``n_iter_no_change`` count.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, dropout, shuffling and the validation
-        split. The same int gives bit-identical models on the CPU; the global
-        torch and numpy random states are left untouched.
-    device : str or torch.device, default='auto'
-        'auto' (the first GPU when CUDA is available, else the CPU), 'cpu',
-        'cuda' or 'cuda:N'.
-    n_threads : int or None, default=None
-        Torch CPU threads during fit and predict (restored afterwards). None
-        follows ``OMP_NUM_THREADS`` when set (joblib's workers set it to
-        ``cpu_count // n_jobs``), else torch's default.
-    verbose : int, default=0
-        0 is silent; 1 shows a progress bar per epoch (tqdm, notebook-aware)
-        with the training loss and validation score; 2 or more prints
-        skorch's per-epoch table.
-    warm_start : bool, default=False
-        Let a new ``fit`` continue from the current weights (and optimizer
-        state), with the current ``learning_rate``, ``learning_rate_init``
-        and ``alpha``; a schedule restarts over its epochs.""" + FINE_TUNING_PARAMS_DOC.format(
+        Adult's 29,000, 3 from 134,000 rows on).""" + param_docs([
+    "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "random_state",
+    "device", "n_threads", "verbose", "warm_start",
+]) + FINE_TUNING_PARAMS_DOC.format(
     family="MLP", layout="the same columns (matched by position)",
     inputs="""Its fitted column scaling, categories and numeric-embedding
-        bins are reused as they are.""") + """
-    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
-        Extra skorch callbacks for the net (checkpointing, logging, ...).
-    dtype : {'auto', 'float32', 'float64'}, default='auto'
-        Floating-point type of the weights and of the data on the device.
-        'auto' trains small float64 inputs (at most 10,000 values) on the CPU
-        in float64, as exactly as scikit-learn and at no measurable cost, and
-        everything else in float32, the fast type on CPUs and GPUs.
-    adversarial_epsilon : float or None, default=None
-        Adversarial training (Goodfellow et al. 2015, Madry et al. 2018):
-        every training batch is trained together with a copy perturbed, with
-        the network of that step, to raise the loss, each value moved by at
-        most ``adversarial_epsilon``; the clean and the perturbed rows carry
-        half of the loss each. In the units of the network's input: the
-        scaled numeric columns of a table (after ``numeric_transform``;
-        category codes and missing-value indicators never move), the values
-        of series and images (``uint8`` pixels after division by 255). A fit
-        takes about 5 times the CPU time of a plain one with 'pgd', 2 times
-        with 'fgsm' (benchmarks/RESULTS.md). None: no adversarial copies.
-    adversarial_method : {'pgd', 'fgsm'}, default='pgd'
-        How the copies are searched (with the network in evaluation mode):
-        projected gradient ascent, 5 signed-gradient steps of half
-        ``adversarial_epsilon`` from a random start in the ball ('pgd'), or
-        one signed-gradient step of ``adversarial_epsilon`` ('fgsm': cheaper,
-        weaker against a PGD attack).
-    dp_epsilon : float or None, default=None
-        Differentially private training: DP-SGD (Abadi et al. 2016) through
-        Opacus (``pip install "sknn[privacy]"``). Each step's batch is a
-        Poisson sample (every training row joins it independently, so that
-        batches hold ``batch_size`` rows on average), each row's gradient is
-        clipped to ``dp_max_grad_norm`` and Gaussian noise is added,
-        calibrated so that the planned ``max_iter`` epochs spend at most
-        ``(dp_epsilon, dp_delta)``; ``epsilon_`` is what the fit spent
-        (Opacus' Rényi-DP accountant). Without held-out data the planned
-        epochs all run: stopping on the training loss would let the private
-        rows decide outside the accounting. The guarantee covers the
-        network's training: what ``fit`` learns from X besides (the tabular
-        scaling, categories and bins, the target standardization) is not
-        private, and rows held out for early stopping are not trained on but
-        choose the epoch kept. Refused with warm_start, partial_fit,
-        freeze_epochs, unequal sample or class weights, adversarial training
-        and batch norm (CNNs: use ``normalization='layer'``). Three
-        parameters rather than one dict, so that each is validated and
-        searched like any other. None: ordinary training.
-    dp_delta : float in (0, 1) or 'auto', default='auto'
-        The delta of the guarantee; 'auto' is ``1 / (10 * n_train)``. It must
-        stay below ``1 / n_train``.
-    dp_max_grad_norm : float, default=1.0
-        Bound on the L2 norm of each row's gradient in DP-SGD (the noise is
-        proportional to it)."""
+        bins are reused as they are.""") + param_docs([
+    "callbacks", "dtype", "adversarial_epsilon", "adversarial_method", "dp_epsilon",
+    "dp_delta", "dp_max_grad_norm",
+])
 
 _DP_ATTRIBUTES_DOC = """
     epsilon_ : float or None
         The privacy budget the fit spent (at most ``dp_epsilon``, less when
         early stopping ended it); None without ``dp_epsilon``."""
 
-_SHARED_ATTRIBUTES_DOC = """
-    net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the PyTorch module.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, when X was a DataFrame with string column names.
-    n_outputs_ : int
-        Width of the network's output layer.
-    n_iter_ : int
-        Epochs trained (accumulated over ``warm_start`` fits and ``partial_fit``).
-    loss_curve_ : list of float
-        Mean training loss of each epoch.
-    validation_scores_ : list of float or None
-        Validation score of each epoch, when early stopping held out data.
-    best_validation_score_ : float or None
-        Validation score of the restored epoch (the one with the lowest
-        validation loss).
-    best_loss_ : float or None
-        Lowest training loss, when early stopping is off."""
-_MLP_ATTRIBUTES_DOC = _SHARED_ATTRIBUTES_DOC + _DP_ATTRIBUTES_DOC
+_MLP_ATTRIBUTES_DOC = fitted_attributes_doc("Number of features seen in ``fit``.") + (
+    DP_ATTRIBUTES_DOC)
 
 
 @storable_estimator
@@ -277,7 +166,7 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
     kept on the device, so it runs at the speed of a hand-written PyTorch loop.
 
     Parameters
-    ----------{_SHARED_PARAMS_DOC}
+    ----------{_MLP_PARAMS_DOC}
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes in the loss, as in scikit-learn; multiplied
         with ``sample_weight``.
@@ -388,7 +277,7 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
     CPU or a GPU. Targets are standardized inside and mapped back.
 
     Parameters
-    ----------{_SHARED_PARAMS_DOC}
+    ----------{_MLP_PARAMS_DOC}
 
     Attributes
     ----------{_MLP_ATTRIBUTES_DOC}

@@ -9,9 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
 from sknn._core._base import BaseNeuralEstimator
+from sknn._core._docs import fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
-from sknn._estimators._cnn import _param_entries
-from sknn._estimators._mlp import _SHARED_ATTRIBUTES_DOC
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS_ATTRIBUTES_DOC,
     BAG_OF_WORDS_CONSTRAINTS,
@@ -140,7 +139,7 @@ _RNN_PARAMS_DOC = """
         Clip the global gradient norm to this value before each step (None:
         no clipping); recurrent nets are prone to exploding gradients."""
 
-_TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
+_TRAINING_PARAMS_DOC = param_docs(["alpha", "solver"]) + """
     learning_rate_init : float, default=3e-3
         Initial (peak) learning rate.
     learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='constant'
@@ -150,15 +149,15 @@ _TRAINING_PARAMS_DOC = _param_entries(["alpha", "solver"]) + """
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is ``min(32, n_samples)``.
     max_iter : int, default=100
-        Maximum number of epochs.""" + _param_entries([
+        Maximum number of epochs.""" + param_docs([
     "early_stopping", "validation_fraction", "n_iter_no_change", "tol"])
 
-_RUN_PARAMS_DOC = _param_entries([
+_RUN_PARAMS_DOC = param_docs([
     "random_state", "device", "n_threads", "verbose", "warm_start",
 ]) + FINE_TUNING_PARAMS_DOC.format(
     family="RNN", layout="series of as many channels, or token ids",
     inputs="""Its per-channel standardization (series) or vocabulary size
-        (token ids) is reused as it is; sequences may differ in length.""") + _param_entries(
+        (token ids) is reused as it is; sequences may differ in length.""") + param_docs(
     ["callbacks", "dtype", "adversarial_epsilon", "adversarial_method"])
 
 _DATA_DOC = """
@@ -193,8 +192,7 @@ _RNN_ATTRIBUTES_DOC = """
         Token ids only: the largest id seen in ``fit`` plus one.""" + (
     BAG_OF_WORDS_ATTRIBUTES_DOC) + """
     input_mean_, input_scale_ : ndarray of shape (n_channels,)
-        Series only: the per-channel standardization.""" + _SHARED_ATTRIBUTES_DOC.replace(
-    "Number of features seen in ``fit``.",
+        Series only: the per-channel standardization.""" + fitted_attributes_doc(
     "``X.shape[1]`` in ``fit`` (channels of 3-D X and of sequence lists, 1 for "
     "token ids), as scikit-learn sets it.",
 )

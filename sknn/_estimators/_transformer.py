@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sknn._core._base import BaseNeuralEstimator
+from sknn._core._docs import fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
-from sknn._estimators._cnn import _param_entries
-from sknn._estimators._mlp import _SHARED_ATTRIBUTES_DOC
 from sknn._estimators._transformer_architecture import (
     _TRANSFORMER_CONSTRAINTS,
     _TransformerArchitecture,
@@ -132,7 +131,7 @@ _TRAINING_DOC = """
         steps (tables: 40,000 divided by the number of tokens, if more), at
         least 10 and at most 200 epochs, 500 on fixed-length series (24 on
         Adult, 76 on California, 500 on GunPoint's 50 series), which keeps a
-        table fit within about 4 CPU minutes.""" + _param_entries([
+        table fit within about 4 CPU minutes.""" + param_docs([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int or 'auto', default='auto'
         Epochs without improvement before stopping. 'auto': 20 when early
@@ -140,9 +139,9 @@ _TRAINING_DOC = """
         training loss (small data), no stop with a decaying learning-rate
         schedule, which then ends training at ``max_iter`` without a
         ConvergenceWarning (annealed weights generalize better than those of
-        a noisy stall), and 50 with a constant one.""" + _param_entries(["tol"])
+        a noisy stall), and 50 with a constant one.""" + param_docs(["tol"])
 
-_RUN_DOC = _param_entries([
+_RUN_DOC = param_docs([
     "random_state", "device", "n_threads", "verbose", "warm_start",
 ]) + FINE_TUNING_PARAMS_DOC.format(
     family="Transformer", layout="the same columns (matched by position), series of "
@@ -150,7 +149,7 @@ _RUN_DOC = _param_entries([
     inputs="""Its fitted column scaling, categories and numeric-embedding
         bins (tables), per-channel standardization, patches and positions
         (sequences of different lengths) or vocabulary size (token ids) are
-        reused as they are.""") + _param_entries(
+        reused as they are.""") + param_docs(
     ["callbacks", "dtype"]) + """
     autocast : {None, 'bfloat16'}, default=None
         Mixed precision: run the network's forward passes (training and
@@ -159,7 +158,7 @@ _RUN_DOC = _param_entries([
         bfloat16 units); the weights, the optimizer, the outputs and the loss
         stay in float32. ``dtype='auto'`` then means float32; 'float64' is
         refused. The bfloat16 rounding makes predictions differ slightly
-        from a float32 fit's.""" + _param_entries(["adversarial_epsilon", "adversarial_method"])
+        from a float32 fit's.""" + param_docs(["adversarial_epsilon", "adversarial_method"])
 
 _DATA_DOC = """
     X is one of (see ``input_kind``):
@@ -215,11 +214,8 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
     BAG_OF_WORDS_ATTRIBUTES_DOC) + """
     input_mean_, input_scale_ : ndarray of shape (n_channels,)
         Sequences of different lengths only: the per-channel standardization.""" + (
-    _SHARED_ATTRIBUTES_DOC.replace(
-        "Number of features seen in ``fit``.",
-        "``X.shape[1]`` in ``fit`` (columns of a table, channels of series, 1 for "
-        "token ids).",
-    ))
+    fitted_attributes_doc("``X.shape[1]`` in ``fit`` (columns of a table, channels of "
+                          "series, 1 for token ids)."))
 
 
 @storable_estimator

@@ -15,6 +15,7 @@ import gc
 import math
 import sys
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -69,6 +70,18 @@ def _fused_optimizer_runs_on(device: torch.device) -> bool:
     """
     major, minor = (int(part) for part in torch.__version__.split(".")[:2])
     return device.type == "cuda" or (device.type == "cpu" and (major, minor) >= (2, 4))
+
+
+@dataclass
+class _PreparedFit:
+    """What a fit trains on, once X and y are checked, encoded and on the device."""
+
+    fit_data: FitData
+    task: object
+    device: torch.device
+    dtype: torch.dtype
+    seed: int
+    n_features: int
 
 
 class BaseNeuralEstimator(BaseEstimator):
@@ -189,6 +202,20 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _fit_unsafe(self, X, y, sample_weight, classes, incremental, continuing,
                     task=None, snapshot=None):
+        prepared = self._prepare_fit(X, y, sample_weight, classes, incremental, continuing,
+                                     task)
+        net = self._train(prepared, incremental, continuing, snapshot)
+        self._refuse_divergence(net)
+        validation = prepared.fit_data.valid is not None
+        self.task_ = prepared.task
+        self.net_ = net
+        self._set_fitted_attributes(net, validation=validation)
+        self._warn_after_training(net, incremental, validation=validation)
+        return self
+
+    def _prepare_fit(self, X, y, sample_weight, classes, incremental, continuing,
+                     task) -> _PreparedFit:
+        """Validate and encode the data, split off the validation rows, put both on the device."""
         name = type(self).__name__
         X, y = self._validate_X_y(X, y, reset=not continuing)
         sample_weight = self._raise_with_name(
@@ -219,27 +246,34 @@ class BaseNeuralEstimator(BaseEstimator):
             None if valid_idx is None
             else TensorData(X_data, y_data, w_data, indices=valid_idx, device=device),
         )
+        return _PreparedFit(fit_data, task, device, dtype, seed, n_features=X.shape[1])
+
+    def _train(self, prepared: _PreparedFit, incremental: bool, continuing: bool,
+               snapshot) -> SknnNet:
+        """The training loop: a new or continued net, retried with half the batch on CUDA OOM."""
+        fit_data, task, device = prepared.fit_data, prepared.task, prepared.device
         batch_size = self._batch_size(len(fit_data.train))
         while True:
             epochs = 1 if incremental else self._max_epochs(len(fit_data.train), batch_size)
             try:
                 work_rows = epochs * len(fit_data.train) if device.type == "cpu" else 0
-                with self._torch_context(device, seed, work_rows):
+                with self._torch_context(device, prepared.seed, work_rows):
                     if continuing:
                         net = self.net_
-                        net.generator.manual_seed(seed)
+                        net.generator.manual_seed(prepared.seed)
                         net.autocast_dtype = self._autocast_dtype()
                     else:
-                        net = self._make_net(X.shape[1], task, device, dtype, seed,
-                                             batch_size, n_train=len(fit_data.train),
-                                             validation=valid_idx is not None)
+                        net = self._make_net(prepared.n_features, task, device, prepared.dtype,
+                                             prepared.seed, batch_size,
+                                             n_train=len(fit_data.train),
+                                             validation=fit_data.valid is not None)
                         self._prefit_module(net, fit_data, task)
                     net.batch_size = batch_size
                     self._prepare_callbacks(net, fit_data, incremental, epochs)
                     net.partial_fit(fit_data, epochs=epochs)
                     if not continuing and not net.diverged_:
                         self._postfit_module(net, fit_data, task)
-                break
+                return net
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
                     raise
@@ -248,18 +282,14 @@ class BaseNeuralEstimator(BaseEstimator):
             net = None  # the failed attempt's network and activations can go
             batch_size = self._halve_batch_after_out_of_memory(batch_size)
 
+    def _refuse_divergence(self, net: SknnNet) -> None:
         if net.diverged_:
             raise ValueError(
-                f"{name}: training diverged (the training loss became "
+                f"{type(self).__name__}: training diverged (the training loss became "
                 f"{net.history[-1, 'train_loss']} at epoch {len(net.history)}). "
                 "Lower learning_rate_init, scale X (e.g. StandardScaler), or "
                 "check X and y for extreme values."
             )
-        self.task_ = task
-        self.net_ = net
-        self._set_fitted_attributes(net, validation=valid_idx is not None)
-        self._warn_after_training(net, incremental, validation=valid_idx is not None)
-        return self
 
     def _halve_batch_after_out_of_memory(self, batch_size: int) -> int:
         """Free the GPU memory of a failed attempt and warn; return the next batch size.

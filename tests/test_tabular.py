@@ -268,3 +268,51 @@ def test_only_string_columns():
     clf = MLPClassifier(**{**FAST, "max_iter": 30}).fit(X, y)
     assert clf.encoder_.n_numeric == 0
     assert clf.score(X, y) == 1.0
+
+
+def _reference_category_codes(train: pd.Series, test: pd.Series) -> np.ndarray:
+    """The category codes of a plain per-value loop (the encoder before it hashed rows)."""
+    def normalized(values):
+        array = values.to_numpy(dtype=object).copy()
+        missing = np.array([v is None or v is pd.NA or v is pd.NaT
+                            or (isinstance(v, float) and np.isnan(v))
+                            or (isinstance(v, str) and not v.strip()) for v in array], bool)
+        array[missing] = None
+        if len({type(v) for v in array[~missing]}) > 1:
+            array[~missing] = [str(v) for v in array[~missing]]
+        return array, missing
+
+    values, missing = normalized(train)
+    strings = any(isinstance(v, str) for v in values[~missing])
+    if strings:
+        values[~missing] = [str(v) for v in values[~missing]]
+    counts = pd.Series(values[~missing], dtype=object).value_counts()
+    levels = pd.Index(sorted(counts.index[counts.to_numpy() >= 2],
+                             key=lambda v: (str(type(v)), v)), dtype=object)
+    values, missing = normalized(test)
+    if strings:
+        values[~missing] = [str(v) for v in values[~missing]]
+    codes = levels.get_indexer(values).astype(float)
+    codes[codes < 0] = len(levels)
+    codes[missing] = len(levels) + 1
+    return codes
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_category_codes_match_a_per_value_loop_on_messy_columns(seed):
+    # Rows are hashed in C and only distinct values looked at in Python: the codes
+    # must be those of the plain loop for mixed types, every missing form and blanks.
+    rng = np.random.default_rng(seed)
+    pools = [["a", "b", "c", " ", "", None, np.nan, pd.NA],
+             [1, 2, 3, None, np.nan],
+             [1, "1", 2.5, "b", None, True, np.int64(2)],
+             [1.5, 2.5, np.nan, 3.5],
+             [True, False, None]]
+    pool = pools[seed % len(pools)]
+    draw = lambda n: pd.Series([pool[i] for i in rng.integers(len(pool), size=n)],  # noqa: E731
+                               dtype=object)
+    train, test = draw(60), draw(40)
+    encoder = TabularEncoder(categorical_features=[0])
+    encoder.fit_transform(pd.DataFrame({"c": train}))
+    got = encoder.transform(pd.DataFrame({"c": test}))[:, -1]
+    np.testing.assert_array_equal(got, _reference_category_codes(train, test))

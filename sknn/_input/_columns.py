@@ -20,24 +20,41 @@ def to_pandas(X) -> pd.DataFrame:
     return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
 
 
-def _normalize_categories(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Object array of the values (None where missing) and the missing mask.
+# Column kinds (pandas' infer_dtype, computed in C) whose values are all of one
+# kind, so factorizing cannot merge values that would differ as strings.
+_UNIFORM_KINDS = frozenset({"string", "bytes", "integer", "floating", "boolean", "empty"})
 
-    Empty strings count as missing; a column mixing types becomes strings.
+
+def _normalize_categories(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a column and each row's index into them (-1: missing).
+
+    Empty strings count as missing; a column mixing types becomes strings. The
+    rows are hashed in C; only the distinct values are looked at in Python, so a
+    categorical column costs no Python work per row.
     """
     array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) not in _UNIFORM_KINDS:
+        array = _as_uniform(array)
+    inverse, uniques = pd.factorize(array, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    blank = np.fromiter((_is_missing(v) for v in uniques), dtype=bool, count=len(uniques))
+    if blank.any():
+        inverse = np.where(blank[inverse] & (inverse >= 0), -1, inverse)
+    return uniques, inverse
+
+
+def _as_uniform(array: np.ndarray) -> np.ndarray:
+    """A mixed-type column as the same type everywhere: strings, unless one type."""
     missing = np.fromiter((_is_missing(v) for v in array), dtype=bool, count=len(array))
     array = array.copy()
     array[missing] = None
     if len({type(v) for v in array[~missing]}) > 1:
-        array = _as_strings(array, missing)
-    return array, missing
+        array[~missing] = [str(v) for v in array[~missing]]
+    return array
 
 
-def _as_strings(array: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    out = array.copy()
-    out[~missing] = [str(v) for v in array[~missing]]
-    return out
+def _as_strings(values: np.ndarray) -> np.ndarray:
+    return np.array([str(v) for v in values], dtype=object)
 
 
 def _sort_key(value):

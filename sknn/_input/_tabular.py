@@ -158,24 +158,28 @@ class _CategoricalColumn:
 
     @classmethod
     def fit(cls, values: pd.Series, weights: np.ndarray) -> _CategoricalColumn:
-        values, missing = _normalize_categories(values)
-        string_levels = any(isinstance(v, str) for v in values[~missing])
+        uniques, inverse = _normalize_categories(values)
+        seen = np.bincount(inverse[inverse >= 0], minlength=len(uniques)) > 0
+        string_levels = any(isinstance(v, str) for v in uniques[seen])
         if string_levels:
-            values = _as_strings(values, missing)
-        present = (~missing) & (weights > 0)
-        counts = pd.Series(values[present], dtype=object).value_counts(sort=False)
+            uniques = _as_strings(uniques)
+        present = (inverse >= 0) & (weights > 0)
+        # Converted to strings, distinct values may coincide ("1" from 1 and "1"):
+        # count by the converted value.
+        level_of_unique, levels = pd.factorize(uniques)
+        counts = np.bincount(level_of_unique[inverse[present]], minlength=len(levels))
         # A level seen once cannot be learned; it trains the shared unknown code.
-        levels = sorted(counts.index[counts.to_numpy() >= 2], key=_sort_key)
-        return cls(pd.Index(levels, dtype=object), string_levels)
+        kept = sorted(np.asarray(levels, dtype=object)[counts >= 2], key=_sort_key)
+        return cls(pd.Index(kept, dtype=object), string_levels)
 
     def encode(self, values: pd.Series) -> np.ndarray:
-        values, missing = _normalize_categories(values)
+        uniques, inverse = _normalize_categories(values)
         if self.string_levels:
-            values = _as_strings(values, missing)
-        codes = self.levels.get_indexer(values).astype(np.float64)
-        codes[codes < 0] = self.unknown_code
-        codes[missing] = self.missing_code
-        return codes
+            uniques = _as_strings(uniques)
+        unique_codes = self.levels.get_indexer(uniques).astype(np.float64)
+        unique_codes[unique_codes < 0] = self.unknown_code
+        # Index -1 (missing) picks the appended missing code.
+        return np.append(unique_codes, self.missing_code)[inverse]
 
 
 @dataclass

@@ -177,3 +177,41 @@ def test_sparse_training_data_stays_sparse(sparse_data):
     assert all(isinstance(b[0], torch.Tensor) and b[0].layout == torch.strided
                for b in batches)
     assert_allclose(torch.cat([b[0] for b in batches]).numpy(), dense.astype(np.float32))
+
+
+def _token_ids(n):
+    from sknn.text import TokenArray
+
+    rng = np.random.RandomState(0)
+    return rng.randint(1, 9, size=(n, 6)).view(TokenArray)
+
+
+@pytest.mark.parametrize("make, X, kind, mask", [
+    (lambda: MLPClassifier(**FAST), lambda: np.random.RandomState(0).rand(30, 3),
+     "table", False),
+    (lambda: _small("CNNClassifier"), lambda: np.random.RandomState(0).rand(30, 1, 8, 8),
+     "series", False),
+    (lambda: _small("RNNClassifier"),
+     lambda: [np.ones((1, 3 + i % 4)) * i for i in range(30)], "masked sequence", True),
+    (lambda: _small("RNNClassifier"), lambda: _token_ids(30), "tokens", True),
+    (lambda: _small("TransformerClassifier"),
+     lambda: pd.DataFrame({"a": np.arange(30.0), "b": list("xy") * 15}), "table", False),
+    (lambda: _small("TransformerClassifier"), lambda: np.random.RandomState(0).rand(30, 2, 9),
+     "series", False),
+    (lambda: _small("TransformerClassifier"),
+     lambda: [np.ones((1, 3 + i % 4)) * i for i in range(30)], "masked sequence", True),
+    (lambda: _small("TransformerClassifier"), lambda: _token_ids(30), "tokens", True),
+])
+def test_each_estimator_holds_the_input_adapter_of_the_data_it_was_fitted_on(
+        make, X, kind, mask):
+    estimator = make().fit(X(), np.arange(30) % 2)
+    assert estimator._input.kind == kind
+    assert estimator._input.step_mask_channel is mask
+    # Fine-tuning compares these words; a fitted estimator always has them.
+    assert isinstance(estimator._input.layout(estimator), str)
+
+
+def _small(name):
+    import sknn
+
+    return getattr(sknn, name)(max_iter=2, random_state=0, n_threads=1, device="cpu")

@@ -136,3 +136,26 @@ def test_a_missing_shared_doc_entry_fails_loudly():
     assert param_docs(["alpha"]).startswith("\n    alpha : float")
     with pytest.raises(KeyError, match="no shared entry for \\['alpah'\\]; add it there"):
         param_docs(["alpah"])
+
+
+def test_input_kinds_are_adapters_held_by_the_estimators_not_mixins():
+    # Each input kind is one InputAdapter object; no estimator inherits its input
+    # handling (the table and sequence layers are strategies, not base classes).
+    import sknn
+    from sknn._input._adapter import InputAdapter
+
+    families = [sknn.MLPClassifier, sknn.MLPRegressor, sknn.CNNClassifier,
+                sknn.CNNRegressor, sknn.RNNClassifier, sknn.RNNRegressor,
+                sknn.TransformerClassifier, sknn.TransformerRegressor]
+    for cls in families:
+        inherited = [base.__qualname__ for base in cls.__mro__
+                     if base.__module__ in ("sknn._input._tabular", "sknn._input._sequence")]
+        assert not inherited, f"{cls.__name__} inherits input handling from {inherited}"
+    assert isinstance(sknn.MLPClassifier._input, InputAdapter)
+    assert isinstance(sknn.CNNRegressor._input, InputAdapter)
+    for path in ["_lifecycle/_export.py", "_lifecycle/_finetune.py",
+                 "inspection/_network_input.py"]:
+        source = (PACKAGE / path).read_text()
+        for family in ("_RNNArchitecture", "_TransformerArchitecture", "InputMixin",
+                       "_step_mask_channel"):
+            assert family not in source, f"sknn/{path} asks for {family}"

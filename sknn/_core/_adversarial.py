@@ -140,14 +140,14 @@ class AdversarialTraining:
 class AdversarialTrainingMixin:
     """``adversarial_epsilon`` and ``adversarial_method`` for an estimator family.
 
-    Mixed in before the architecture class. Families with inputs other than
-    plain values define ``_adversarial_inputs()``: the keyword arguments of
-    :class:`AdversarialTraining` that say which inputs move (or raise for
+    Mixed in before the architecture class. The estimator's input adapter
+    (``_input.attack_inputs``) gives the keyword arguments of
+    :class:`AdversarialTraining` that say which inputs move (or raises for
     discrete inputs).
     """
 
     def _adversarial_inputs(self) -> dict:
-        return {}
+        return self._input.attack_inputs(self)
 
     def _adversarial_training(self) -> AdversarialTraining | None:
         if self.adversarial_epsilon is None:
@@ -159,11 +159,3 @@ class AdversarialTrainingMixin:
         super()._prepare_callbacks(net, fit_data, incremental, epochs)
         net.adversarial = self._adversarial_training()
 
-    def _refuse_token_attacks(self) -> None:
-        """Token ids are discrete: there is no small change of an id to train against."""
-        if self.input_kind_ == "tokens":
-            raise ValueError(
-                f"{type(self).__name__}: adversarial_epsilon={self.adversarial_epsilon!r} "
-                "perturbs continuous inputs, but X holds token ids (input_kind_='tokens'), "
-                "which are discrete. Use adversarial_epsilon=None for text."
-            )

@@ -30,7 +30,6 @@ from sklearn.utils.validation import (
     _check_y,
     check_consistent_length,
     check_is_fitted,
-    validate_data,
 )
 
 from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
@@ -128,14 +127,22 @@ class BaseNeuralEstimator(BaseEstimator):
         return self.max_iter
 
     # -- validation -----------------------------------------------------------
+    # Families hold an input adapter (sknn._input) as ``_input``, chosen by the kind of X.
     def _validate_X(self, X, reset: bool):
-        return self._raise_with_name(
-            validate_data, self, X, reset=reset, accept_sparse="csr", dtype="numeric",
-        )
+        """X checked and converted by the estimator's input adapter (``reset``: in fit)."""
+        return self._input.validate(self, X, reset)
 
     def _encode_X(self, X, sample_weight, fit: bool):
-        """Turn validated X into the matrix the network reads (tabular encoders)."""
-        return X
+        """Validated X as the rows the network reads; in fit, the encoding is learned."""
+        return self._input.encode(self, X, sample_weight, fit)
+
+    def _adopt_inputs(self, source, X, encoded):
+        """Fine-tuning: take over ``source``'s fitted input preprocessing; X encoded by it.
+
+        The estimator's input adapter (``_input``) does it; families that check
+        more override this.
+        """
+        return self._input.adopt(self, source, X, encoded)
 
     def _encoded_rows(self, X, sample_weight, fit: bool, seed: int = 0):
         """Encoded X; a large memory-mapped X stays on disk, encoded per minibatch.

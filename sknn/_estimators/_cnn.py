@@ -12,7 +12,7 @@ from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_doc
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import positive_ints
 from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
-from sknn._input._sequence import SequenceInputMixin
+from sknn._input._sequence import ARRAY_INPUT, ARRAY_INPUT_TAGS, accept_inputs
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
@@ -63,13 +63,18 @@ _CNN_CONSTRAINTS = {
 }
 
 
-class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, SequenceInputMixin):
-    """Module factory shared by the CNN classifier and regressor."""
+class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
+    """Module factory shared by the CNN classifier and regressor.
+
+    Series and images come in through :class:`~sknn._input._sequence.ArrayInput`
+    (no fitted preprocessing: pixels and values are read as they are).
+    """
 
     _family = "CNN"
+    _input = ARRAY_INPUT
 
-    def _adopt_inputs(self, source, X, encoded):
-        return encoded  # no fitted input preprocessing (pixels are read as they are)
+    def __sklearn_tags__(self):
+        return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT_TAGS)
 
     def _build_module(self, n_features, task):
         n_channels, *spatial = self.input_shape_

@@ -14,12 +14,17 @@ from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_doc
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import hidden_sizes
 from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
-from sknn._input._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
+from sknn._input._sequence import accept_inputs
+from sknn._input._tabular import (
+    TABLE_INPUT,
+    TABLE_INPUT_TAGS,
+    TABULAR_CONSTRAINTS,
+    tabular_input_layer,
+)
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
     FineTuningMixin,
-    adopt_tabular_encoder,
 )
 from sknn._utils._registry import storable_estimator
 from sknn.modules.ensemble import EnsembleMLP
@@ -50,17 +55,19 @@ AUTO_TRAINING_ROWS = 400_000
 AUTO_EPOCH_BOUNDS = (3, 50)
 
 
-class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, TabularInputMixin):
+class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     """Module factory shared by the MLP classifier and regressor.
 
-    The tabular input layer (embeddings) feeds a plain MLP, or with
+    Tables come in through :class:`~sknn._input._tabular.TableInput`; the
+    tabular input layer (embeddings) feeds a plain MLP, or with
     ``ensemble_size > 1`` an :class:`~sknn.modules.ensemble.EnsembleMLP`.
     """
 
     _family = "MLP"
+    _input = TABLE_INPUT
 
-    def _adopt_inputs(self, source, X, encoded):
-        return adopt_tabular_encoder(self, source, X)
+    def __sklearn_tags__(self):
+        return accept_inputs(super().__sklearn_tags__(), TABLE_INPUT_TAGS)
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size == "auto":
@@ -74,12 +81,9 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin, TabularIn
             return max(low, min(high, -(-AUTO_TRAINING_ROWS // n_train)))
         return self.max_iter
 
-    def _adversarial_inputs(self):
-        return {"n_continuous": self.encoder_.n_numeric}  # not indicators, not codes
-
     def _build_module(self, n_features, task):
         sizes = hidden_sizes(self)
-        input_layer = self._tabular_input_layer()
+        input_layer = tabular_input_layer(self.encoder_)
         width = n_features if input_layer is None else input_layer.out_features
         if self.ensemble_size > 1:
             body = EnsembleMLP(width, task.n_outputs, sizes, self.activation, self.dropout,

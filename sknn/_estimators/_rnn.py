@@ -17,7 +17,16 @@ from sknn._input._bag_of_words import (
     BAG_OF_WORDS_PARAMS_DOC,
     BagOfWordsMixin,
 )
-from sknn._input._sequence import SERIES_LAYOUT, MaskedSequenceMixin, _shape_of
+from sknn._input._sequence import (
+    ARRAY_INPUT_TAGS,
+    MASKED_SEQUENCE_INPUT,
+    SERIES_LAYOUT,
+    TOKEN_INPUT,
+    _shape_of,
+    accept_inputs,
+    auto_sequence_kind,
+    resolve_input_kind,
+)
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
@@ -46,22 +55,27 @@ _RNN_CONSTRAINTS = {
 }
 
 
-class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, MaskedSequenceMixin):
+class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """Input handling and module factory shared by the RNN classifier and regressor.
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``
-    (:class:`~sknn._input._sequence.MaskedSequenceMixin`, :mod:`sknn.modules.rnn`),
-    whatever its layout: fixed-length series are masked all-valid.
+    (:class:`~sknn._input._sequence.MaskedSequenceInput`, or
+    :class:`~sknn._input._sequence.TokenInput` for token ids;
+    :mod:`sknn.modules.rnn`), whatever its layout: fixed-length series are
+    masked all-valid.
     """
 
-    input_shape = None  # the sequence mixin's reshaping parameter: not offered here
+    input_shape = None  # the sequence layer's reshaping parameter: not offered here
     _family = "RNN"
-    # The network's input carries the step mask as one more channel (export asks).
-    _step_mask_channel = True
+
+    @property
+    def _input(self):
+        """The input adapter of the kind of X seen in fit (``input_kind_``)."""
+        return TOKEN_INPUT if self.input_kind_ == "tokens" else MASKED_SEQUENCE_INPUT
 
     def _validate_X(self, X, reset: bool):
         name = type(self).__name__
-        self._input_kind(X, reset)
+        resolve_input_kind(self, X, reset, auto_sequence_kind)
         shape = _shape_of(X)
         if shape is not None and len(shape) > 3:
             raise ValueError(
@@ -69,20 +83,10 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, MaskedSequence
                 f"or a list of (n_channels, length) arrays; got {len(shape)}-D X of "
                 f"shape {shape}."
             )
-        return self._masked_sequences(X, reset)
+        return self._input.validate(self, X, reset)
 
-    def _encode_X(self, X, sample_weight, fit: bool):
-        if fit:
-            self._fit_sequence_inputs(X, sample_weight)
-        return X
-
-    def _adopt_inputs(self, source, X, encoded):
-        self._adopt_sequence_inputs(source)
-        return encoded
-
-    def _adversarial_inputs(self):
-        self._refuse_token_attacks()
-        return {"step_mask_channel": True}
+    def __sklearn_tags__(self):
+        return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT_TAGS)
 
     def _build_module(self, n_features, task):
         tokens = self.input_kind_ == "tokens"

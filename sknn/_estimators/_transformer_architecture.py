@@ -14,20 +14,26 @@ from sknn._input._bag_of_words import (
     BagOfWordsMixin,
 )
 from sknn._input._sequence import (
+    ARRAY_INPUT,
+    ARRAY_INPUT_TAGS,
+    MASKED_SEQUENCE_INPUT,
     SERIES_LAYOUT,
-    MaskedSequenceMixin,
-    SequenceInputMixin,
+    TOKEN_INPUT,
     _shape_of,
+    accept_inputs,
+    resolve_input_kind,
     sample_shape,
     sequence_items,
     sequence_lengths,
 )
-from sknn._input._tabular import TABULAR_CONSTRAINTS, TabularInputMixin
-from sknn._input._text import TokenArray
-from sknn._lifecycle._finetune import (
-    FINE_TUNING_CONSTRAINTS,
-    adopt_tabular_encoder,
+from sknn._input._tabular import (
+    TABLE_INPUT,
+    TABLE_INPUT_TAGS,
+    TABULAR_CONSTRAINTS,
+    numeric_embedding_layer,
 )
+from sknn._input._text import TokenArray
+from sknn._lifecycle._finetune import FINE_TUNING_CONSTRAINTS
 from sknn.modules.transformer import (
     POOLINGS,
     POSITIONAL_ENCODINGS,
@@ -101,21 +107,29 @@ def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
     return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
 
 
-class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, TabularInputMixin,
-                               MaskedSequenceMixin):
+class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """Input handling and module factory shared by the Transformer estimators.
 
-    Tables (2-D X: arrays, sparse matrices, DataFrames) go through the tabular
-    layer (:class:`~sknn._input._tabular.TabularInputMixin`); fixed-length series
-    (3-D X, or 2-D X with ``input_shape=(n_timepoints,)``) through the
-    sequence layer (:class:`~sknn._input._sequence.SequenceInputMixin`) as they are;
-    token ids and lists of sequences of different lengths are padded and
-    masked (:class:`~sknn._input._sequence.MaskedSequenceMixin`, as for the RNN:
-    ``padding_mask_`` is True). The kind seen in ``fit`` is kept in
-    ``input_kind_``.
+    Four input adapters, picked by the kind of X seen in ``fit`` (kept in
+    ``input_kind_`` and ``padding_mask_``): tables (2-D X: arrays, sparse
+    matrices, DataFrames) through :class:`~sknn._input._tabular.TableInput`;
+    fixed-length series (3-D X, or 2-D X with ``input_shape=(n_timepoints,)``)
+    as they are, through :class:`~sknn._input._sequence.ArrayInput`; lists of
+    sequences of different lengths and token ids padded and masked, as for the
+    RNN (:class:`~sknn._input._sequence.MaskedSequenceInput`,
+    :class:`~sknn._input._sequence.TokenInput`; ``padding_mask_`` is True).
     """
 
     _family = "Transformer"
+
+    @property
+    def _input(self):
+        """The input adapter of the kind of X seen in fit."""
+        if self.input_kind_ == "table":
+            return TABLE_INPUT
+        if self.input_kind_ == "tokens":
+            return TOKEN_INPUT
+        return MASKED_SEQUENCE_INPUT if self._masked() else ARRAY_INPUT
 
     def _auto_input_kind(self, X) -> str:
         if isinstance(X, TokenArray):
@@ -130,9 +144,9 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, Tabula
         return getattr(self, "padding_mask_", False)
 
     def _validate_X(self, X, reset: bool):
-        kind = self._input_kind(X, reset)
+        kind = resolve_input_kind(self, X, reset, self._auto_input_kind)
         if kind == "table":
-            return TabularInputMixin._validate_X(self, X, reset)
+            return TABLE_INPUT.validate(self, X, reset)
         name = type(self).__name__
         ragged = sequence_items(X) is not None
         if reset:
@@ -152,9 +166,9 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, Tabula
                     f"{'token ids' if kind == 'tokens' else 'sequences of different lengths'}"
                     ". Leave input_shape=None."
                 )
-            return _without_trailing_padding(self._masked_sequences(X, reset))
+            return _without_trailing_padding(self._input.validate(self, X, reset))
         self._check_series_shape(X)
-        return SequenceInputMixin._validate_X(self, X, reset)
+        return ARRAY_INPUT.validate(self, X, reset)
 
     def _check_series_shape(self, X) -> None:
         """Refuse images and anything else that is not series or a table."""
@@ -174,21 +188,19 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, Tabula
             )
 
     def _encode_X(self, X, sample_weight, fit: bool):
+        X = self._input.encode(self, X, sample_weight, fit)
         if self.input_kind_ == "table":
-            return TabularInputMixin._encode_X(self, X, sample_weight, fit)
+            return X
         if self._masked():
-            if fit:
-                self._fit_sequence_inputs(X, sample_weight)
             lengths = sequence_lengths(X[:, -1] != 0)
         else:
-            X = SequenceInputMixin._encode_X(self, X, sample_weight, fit)
             lengths = np.full(len(X), X.shape[-1])
         self._check_length(lengths, fit)
         return X
 
     def _adopt_inputs(self, source, X, encoded):
         if self.input_kind_ == "table":
-            return adopt_tabular_encoder(self, source, X)
+            return self._input.adopt(self, source, X, encoded)
         source_masked = getattr(source, "padding_mask_", False)
         if self._masked() != source_masked:
             words = {True: "sequences of different lengths or token ids (padding masks)",
@@ -198,15 +210,9 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, Tabula
                 f"got {words[self._masked()]}. Fine-tuning needs the same kind of input."
             )
         if self._masked():
-            self._adopt_sequence_inputs(source)
+            self._input.adopt(self, source, X, encoded)
             self._check_positions(self.input_shape_[1], source.net_.module_.tokenizer)
         return encoded
-
-    def _adversarial_inputs(self):
-        self._refuse_token_attacks()
-        if self.input_kind_ == "table":
-            return {"n_continuous": self.encoder_.n_numeric}  # not indicators, not codes
-        return {"step_mask_channel": self._masked()}
 
     def _sequence_geometry(self) -> tuple[int, int]:
         """``(patch_size, n_timepoints)`` of the series tokenizer.
@@ -231,7 +237,7 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, Tabula
             encoder = self.encoder_
             tokenizer = FeatureTokenizer(
                 encoder.n_numeric, encoder.n_indicators, encoder.cardinalities,
-                self.d_token, self._numeric_embedding_layer(self.d_token),
+                self.d_token, numeric_embedding_layer(encoder, self.d_token),
             )
         elif self._masked():
             tokens = self.input_kind_ == "tokens"
@@ -359,6 +365,6 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin, Tabula
         return self.input_kind_ == "series" and not self._masked()
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        tags = accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT_TAGS, TABLE_INPUT_TAGS)
         tags.input_tags.sparse = True  # tables: sparse X is densified per minibatch
         return tags

@@ -15,7 +15,7 @@ shape the network reads, ``(n_channels, *spatial)``, is kept in
 ``input_shape_``; ``n_features_in_`` stays scikit-learn's ``X.shape[1]``.
 
 Sequences of different lengths and token ids (RNN and Transformer,
-:class:`MaskedSequenceMixin`) reach the network as one array
+:class:`MaskedSequenceInput`, :class:`TokenInput`) reach the network as one array
 ``(n_samples, n_channels + 1, length)``: right-padded with zeros, and a last
 channel that is 1 on the valid steps.
 """
@@ -26,8 +26,10 @@ import math
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.utils.validation import validate_data
 
+from sknn._input._adapter import InputAdapter
 from sknn._input._text import TokenArray
 
 SERIES_LAYOUT = "(n_samples, n_channels, n_timepoints)"
@@ -102,16 +104,18 @@ def _check_input_shape(input_shape, estimator_name: str) -> None:
         )
 
 
-class SequenceInputMixin:
-    """Estimator side of the sequence/image input convention (see the module docstring).
+class ArrayInput(InputAdapter):
+    """Fixed-shape series and images, read as they are (see the module docstring).
 
-    Estimators mixing this in need an ``input_shape`` parameter and set the
-    fitted ``input_shape_``; their modules are built from it.
+    The estimator needs an ``input_shape`` parameter; the fitted per-sample
+    shape is kept in its ``input_shape_``, and its module is built from it.
     """
 
-    def _validate_X(self, X, reset: bool):
-        name = type(self).__name__
-        _check_input_shape(self.input_shape, name)
+    kind = "series"
+
+    def validate(self, estimator, X, reset: bool):
+        name = type(estimator).__name__
+        _check_input_shape(estimator.input_shape, name)
         shape = _shape_of(X)
         if shape is not None and len(shape) < 2:
             raise ValueError(
@@ -123,9 +127,10 @@ class SequenceInputMixin:
             )
         if shape is not None and not reset:
             # Before scikit-learn's feature-count check, which would speak of features.
-            self._check_sample_shape(sample_shape(shape, self.input_shape, name), shape)
+            _check_sample_shape(estimator, sample_shape(shape, estimator.input_shape, name),
+                                shape)
         try:
-            X = validate_data(self, X, reset=reset, allow_nd=True, dtype="numeric")
+            X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype="numeric")
         except (ValueError, TypeError) as error:
             message = str(error)
             if message.startswith(name) or "features, but" in message:
@@ -138,9 +143,9 @@ class SequenceInputMixin:
             raise TypeError(f"{name}: X has unsupported dtype {X.dtype} (shape {X.shape}).")
         return X
 
-    def _encode_X(self, X, sample_weight, fit: bool):
-        name = type(self).__name__
-        per_sample = sample_shape(X.shape, self.input_shape, name)
+    def encode(self, estimator, X, sample_weight, fit: bool):
+        name = type(estimator).__name__
+        per_sample = sample_shape(X.shape, estimator.input_shape, name)
         if min(per_sample) < 1:
             raise ValueError(
                 f"{name}: every sample needs at least one channel and one value along "
@@ -148,28 +153,42 @@ class SequenceInputMixin:
                 f"{per_sample}."
             )
         if fit:
-            self.input_shape_ = per_sample
+            estimator.input_shape_ = per_sample
         else:
-            self._check_sample_shape(per_sample, X.shape)
+            _check_sample_shape(estimator, per_sample, X.shape)
         if X.dtype == np.uint8:
             X = X.astype(np.float32) / np.float32(255)
         return X.reshape(len(X), *per_sample)
 
-    def _check_sample_shape(self, per_sample: tuple[int, ...], shape: tuple) -> None:
-        """Refuse data of another kind or channel count than at fit."""
-        fitted = self.input_shape_
-        if len(per_sample) != len(fitted) or per_sample[0] != fitted[0]:
-            raise ValueError(
-                f"{type(self).__name__} was fitted on {describe(fitted)} (samples of "
-                f"shape {fitted}); got X of shape {tuple(shape)}, read as "
-                f"{describe(per_sample)} (samples of shape {per_sample})."
-            )
+    def layout(self, estimator) -> str:
+        return describe(estimator.input_shape_)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        tags.input_tags.three_d_array = True
-        return tags
+    def example_input(self, estimator) -> torch.Tensor:
+        return torch.zeros(2, *estimator.input_shape_, dtype=estimator.net_.module_dtype())
+
+
+def _check_sample_shape(estimator, per_sample: tuple[int, ...], shape: tuple) -> None:
+    """Refuse data of another kind or channel count than at fit."""
+    fitted = estimator.input_shape_
+    if len(per_sample) != len(fitted) or per_sample[0] != fitted[0]:
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted on {describe(fitted)} (samples of "
+            f"shape {fitted}); got X of shape {tuple(shape)}, read as "
+            f"{describe(per_sample)} (samples of shape {per_sample})."
+        )
+
+
+ARRAY_INPUT = ArrayInput()
+# What a series- or image-reading estimator accepts, for its __sklearn_tags__.
+ARRAY_INPUT_TAGS = {"sparse": False, "three_d_array": True}
+
+
+def accept_inputs(tags, *accepted: dict):
+    """``tags`` with the input tags of each adapter kind an estimator reads set."""
+    for entries in accepted:
+        for key, value in entries.items():
+            setattr(tags.input_tags, key, value)
+    return tags
 
 
 def sequence_items(X) -> list | None:
@@ -235,44 +254,46 @@ def sequence_lengths(nonzero: np.ndarray) -> np.ndarray:
                     nonzero.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0)
 
 
-class MaskedSequenceMixin(SequenceInputMixin):
-    """Sequences of different lengths and token ids, padded and masked (RNN, Transformer).
+def resolve_input_kind(estimator, X, reset: bool, auto) -> str:
+    """The estimator's ``input_kind``, 'auto' resolved by ``auto(X)``; kept in ``input_kind_``."""
+    if not reset:
+        return estimator.input_kind_
+    kind = estimator.input_kind
+    estimator.input_kind_ = auto(X) if kind == "auto" else kind
+    return estimator.input_kind_
+
+
+def auto_sequence_kind(X) -> str:
+    """input_kind='auto' for the RNN: token ids for a TokenArray, else series."""
+    return "tokens" if isinstance(X, TokenArray) else "series"
+
+
+class MaskedSequenceInput(InputAdapter):
+    """Numeric sequences of different lengths, padded and masked (RNN, Transformer).
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``:
     the sequences right-padded with zeros and a last channel that is 1 on
     valid steps, so variable-length data trains through the same tensor
-    minibatches as everything else. Token ids (``input_kind='tokens'``, or a
-    :class:`~sknn._input._text.TokenArray` under 'auto') are one channel of
-    non-negative integers, 0 being padding. Estimators mixing this in have an
-    ``input_kind`` parameter and define ``_auto_input_kind(X)``; they set
-    ``input_kind_``, ``input_shape_`` and either ``vocabulary_size_`` (token
-    ids) or the per-channel standardization ``input_mean_``, ``input_scale_``.
+    minibatches as everything else. In fit, the estimator gets
+    ``input_shape_`` and the per-channel standardization ``input_mean_``,
+    ``input_scale_`` (over the valid steps, with the sample weights).
     """
 
-    def _auto_input_kind(self, X) -> str:
-        return "tokens" if isinstance(X, TokenArray) else "series"
+    kind = "masked sequence"
+    step_mask_channel = True
+    tokens = False
 
-    def _input_kind(self, X, reset: bool) -> str:
-        if not reset:
-            return self.input_kind_
-        if self.input_kind == "auto":
-            self.input_kind_ = self._auto_input_kind(X)
-        else:
-            self.input_kind_ = self.input_kind
-        return self.input_kind_
-
-    def _masked_sequences(self, X, reset: bool) -> np.ndarray:
+    def validate(self, estimator, X, reset: bool) -> np.ndarray:
         """Validated X as ``(n_samples, n_channels + 1, length)``, validity channel last."""
-        name = type(self).__name__
-        tokens = self.input_kind_ == "tokens"
+        name = type(estimator).__name__
         shape = _shape_of(X)
         lengths = None
         items = sequence_items(X)
         if items is not None:
-            X, lengths = pad_sequences(items, name, tokens=tokens)
-        elif tokens and shape is not None and len(shape) == 2:
+            X, lengths = pad_sequences(items, name, tokens=self.tokens)
+        elif self.tokens and shape is not None and len(shape) == 2:
             X = np.asarray(X)[:, None, :]  # one channel of ids; any length
-        X = SequenceInputMixin._validate_X(self, X, reset)
+        X = ARRAY_INPUT.validate(estimator, X, reset)
         X = X.reshape(len(X), *sample_shape(X.shape, None, name))
         if X.shape[2] == 0:
             raise ValueError(f"{name}: sequences of length 0 cannot be read; got X of "
@@ -280,20 +301,68 @@ class MaskedSequenceMixin(SequenceInputMixin):
         if X.shape[1] == 0:
             raise ValueError(f"{name}: sequences need at least one channel; got X of "
                              f"shape {X.shape}.")
-        if tokens:
-            X, lengths = self._check_tokens(X, reset)
-        elif X.dtype == np.uint8:
-            X = X.astype(np.float32) / np.float32(255)
-        elif X.dtype.kind != "f":
-            X = X.astype(np.float64)
+        X, lengths = self._values(estimator, X, lengths, reset)
         steps = np.arange(X.shape[2])
         mask = steps[None, :] < (X.shape[2] if lengths is None else lengths[:, None])
         mask = np.broadcast_to(mask, (len(X), X.shape[2]))
         return np.concatenate([X, mask[:, None].astype(X.dtype)], axis=1)
 
-    def _check_tokens(self, X, reset: bool):
+    def _values(self, estimator, X, lengths, reset: bool):
+        """The values as floats, and the lengths (None: all full)."""
+        if X.dtype == np.uint8:
+            return X.astype(np.float32) / np.float32(255), lengths
+        if X.dtype.kind != "f":
+            return X.astype(np.float64), lengths
+        return X, lengths
+
+    def encode(self, estimator, X, sample_weight, fit: bool):
+        if fit:
+            values, mask = X[:, :-1], X[:, -1:]
+            estimator.input_shape_ = (values.shape[1], values.shape[2])
+            self._fit_values(estimator, values, mask, sample_weight)
+        return X
+
+    def _fit_values(self, estimator, values, mask, sample_weight) -> None:
+        # Per-channel standardization over the valid steps, with the sample weights.
+        weights = mask.astype(np.float64) * np.asarray(sample_weight)[:, None, None]
+        total = weights.sum(axis=(0, 2))
+        mean = (values * weights).sum(axis=(0, 2)) / total
+        variance = (((values - mean[None, :, None]) ** 2) * weights).sum(axis=(0, 2)) / total
+        scale = np.sqrt(variance)
+        estimator.input_mean_ = mean
+        estimator.input_scale_ = np.where(scale > 1e-12 * (1 + np.abs(mean)), scale, 1.0)
+
+    def adopt(self, estimator, source, X, encoded):
+        """Take over ``source``'s standardization (fine-tuning)."""
+        estimator.input_mean_, estimator.input_scale_ = source.input_mean_, source.input_scale_
+        return encoded
+
+    def layout(self, estimator) -> str:
+        return describe(estimator.input_shape_)
+
+    def example_input(self, estimator) -> torch.Tensor:
+        # Values plus the all-ones step mask of full-length sequences: the graph
+        # is traced through the unpacked path (see sknn.export.to_onnx).
+        channels, length = estimator.input_shape_
+        return torch.ones(2, channels + 1, length, dtype=estimator.net_.module_dtype())
+
+    def attack_inputs(self, estimator) -> dict:
+        return {"step_mask_channel": True}  # the values move, the step mask does not
+
+
+class TokenInput(MaskedSequenceInput):
+    """Token ids: one channel of non-negative integers, 0 being padding, masked.
+
+    ``input_kind='tokens'``, or a :class:`~sknn._input._text.TokenArray` under
+    'auto'. In fit, the estimator gets ``input_shape_`` and ``vocabulary_size_``.
+    """
+
+    kind = "tokens"
+    tokens = True
+
+    def _values(self, estimator, X, lengths, reset: bool):
         """Token ids as float32 and the length of each sequence (up to its last id)."""
-        name = type(self).__name__
+        name = type(estimator).__name__
         if X.shape[1] != 1:
             raise ValueError(f"{name}: token ids come as one sequence per sample; got X "
                              f"of shape {X.shape} ({X.shape[1]} channels).")
@@ -304,39 +373,41 @@ class MaskedSequenceMixin(SequenceInputMixin):
         if low < 0:
             raise ValueError(f"{name}: token ids must be non-negative (0 is padding); "
                              f"got {low}.")
-        if not reset and high >= self.vocabulary_size_:
+        if not reset and high >= estimator.vocabulary_size_:
             raise ValueError(
                 f"{name}: token id {high} is outside the vocabulary seen in fit (ids 0 "
-                f"to {self.vocabulary_size_ - 1}); map unknown tokens to the unknown "
+                f"to {estimator.vocabulary_size_ - 1}); map unknown tokens to the unknown "
                 "id (TextSequencer does)."
             )
         return X.astype(np.float32), sequence_lengths(X[:, 0] != 0)
 
-    def _fit_sequence_inputs(self, X, sample_weight) -> None:
-        """Learn ``input_shape_`` and the vocabulary size or standardization from masked X."""
-        values, mask = X[:, :-1], X[:, -1:]
-        self.input_shape_ = (values.shape[1], values.shape[2])
-        if self.input_kind_ == "tokens":
-            self.vocabulary_size_ = max(int(values.max()) + 1, 2)
-            return
-        # Per-channel standardization over the valid steps, with the sample weights.
-        weights = mask.astype(np.float64) * np.asarray(sample_weight)[:, None, None]
-        total = weights.sum(axis=(0, 2))
-        mean = (values * weights).sum(axis=(0, 2)) / total
-        variance = (((values - mean[None, :, None]) ** 2) * weights).sum(axis=(0, 2)) / total
-        scale = np.sqrt(variance)
-        self.input_mean_ = mean
-        self.input_scale_ = np.where(scale > 1e-12 * (1 + np.abs(mean)), scale, 1.0)
+    def _fit_values(self, estimator, values, mask, sample_weight) -> None:
+        estimator.vocabulary_size_ = max(int(values.max()) + 1, 2)
 
-    def _adopt_sequence_inputs(self, source) -> None:
-        """Take over ``source``'s standardization or vocabulary size (fine-tuning)."""
-        if self.input_kind_ == "series":
-            self.input_mean_, self.input_scale_ = source.input_mean_, source.input_scale_
-        elif self.vocabulary_size_ > source.vocabulary_size_:
+    def adopt(self, estimator, source, X, encoded):
+        """Keep ``source``'s vocabulary size; refuse ids outside it (fine-tuning)."""
+        if estimator.vocabulary_size_ > source.vocabulary_size_:
             raise ValueError(
-                f"{type(self).__name__}: X holds token id {self.vocabulary_size_ - 1}, "
-                f"outside init_from's vocabulary (ids 0 to {source.vocabulary_size_ - 1}); "
-                "encode the texts with the TextSequencer init_from was trained on."
+                f"{type(estimator).__name__}: X holds token id "
+                f"{estimator.vocabulary_size_ - 1}, outside init_from's vocabulary (ids 0 "
+                f"to {source.vocabulary_size_ - 1}); encode the texts with the "
+                "TextSequencer init_from was trained on."
             )
-        else:
-            self.vocabulary_size_ = source.vocabulary_size_
+        estimator.vocabulary_size_ = source.vocabulary_size_
+        return encoded
+
+    def layout(self, estimator) -> str:
+        return "token ids"
+
+    def attack_inputs(self, estimator) -> dict:
+        # Token ids are discrete: there is no small change of an id to train against.
+        raise ValueError(
+            f"{type(estimator).__name__}: adversarial_epsilon="
+            f"{estimator.adversarial_epsilon!r} perturbs continuous inputs, but X holds "
+            "token ids (input_kind_='tokens'), which are discrete. Use "
+            "adversarial_epsilon=None for text."
+        )
+
+
+MASKED_SEQUENCE_INPUT = MaskedSequenceInput()
+TOKEN_INPUT = TokenInput()

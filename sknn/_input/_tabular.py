@@ -18,6 +18,7 @@ trains on, laid out as ``[numeric | missing indicators | category codes]``
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ from scipy.special import ndtri
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
+from sknn._input._adapter import InputAdapter
 from sknn._input._columns import (
     CATEGORICAL,
     NUMERIC,
@@ -432,111 +434,133 @@ AUTO_EMBEDDING_MAX_COLUMNS = 100
 AUTO_EMBEDDING_ROWS_CHECKED = 10_000
 
 
-class TabularInputMixin:
-    """Estimator side of the tabular layer: validation, encoding, input module.
+class TableInput(InputAdapter):
+    """Tables: DataFrames with categorical, string, boolean and datetime columns.
 
-    Estimators mixing this in take DataFrames with categorical, string,
-    boolean and datetime columns and missing values; they need the parameters
-    ``categorical_features``, ``numeric_transform`` and ``numeric_embedding``
-    and keep the fitted :class:`TabularEncoder` in ``encoder_``.
+    Missing values are allowed. The estimator needs the parameters
+    ``categorical_features``, ``numeric_transform`` and ``numeric_embedding``;
+    the fitted :class:`TabularEncoder` is kept in its ``encoder_``.
     """
 
-    def _validate_X(self, X, reset: bool):
-        name = type(self).__name__
+    kind = "table"
+
+    def validate(self, estimator, X, reset: bool):
+        name = type(estimator).__name__
         if is_dataframe(X):
-            X = self._match_columns(to_pandas(X), reset)
+            X = _match_columns(estimator, to_pandas(X), reset)
             if X.shape[0] < 1 or X.shape[1] < 1:
                 raise ValueError(
                     f"{name}: found a DataFrame of shape {X.shape}; at least one row "
                     "and one column are required."
                 )
         else:
-            X = self._raise_with_name(
+            X = estimator._raise_with_name(
                 check_array, X, accept_sparse="csr", dtype=None, ensure_all_finite=False,
-                estimator=self,
+                estimator=estimator,
             )
             if X.dtype.kind in "USO":
                 X = X.astype(object)
             elif X.dtype.kind not in "fiub":
                 raise TypeError(f"{name}: X has unsupported dtype {X.dtype}.")
             if sp.issparse(X):
-                X = self._raise_with_name(check_array, X, accept_sparse="csr",
-                                          dtype="numeric", estimator=self)
+                X = estimator._raise_with_name(check_array, X, accept_sparse="csr",
+                                               dtype="numeric", estimator=estimator)
             elif X.dtype.kind in "fiub":
-                X = self._raise_with_name(check_array, X, dtype="numeric",
-                                          ensure_all_finite="allow-nan", estimator=self)
-        self._raise_with_name(validate_data, self, X, skip_check_array=True, reset=reset)
+                X = estimator._raise_with_name(check_array, X, dtype="numeric",
+                                               ensure_all_finite="allow-nan",
+                                               estimator=estimator)
+        estimator._raise_with_name(validate_data, estimator, X, skip_check_array=True,
+                                   reset=reset)
         return X
 
-    def _match_columns(self, frame: pd.DataFrame, reset: bool) -> pd.DataFrame:
-        """Reorder a DataFrame's columns to the fit-time order when names match."""
-        names = getattr(self, "feature_names_in_", None)
-        if reset or names is None:
-            return frame
-        if list(frame.columns) != list(names) and set(frame.columns) == set(names):
-            return frame[list(names)]
-        return frame
-
-    def _encode_X(self, X, sample_weight, fit: bool):
+    def encode(self, estimator, X, sample_weight, fit: bool):
         if not fit:
-            return self.encoder_.transform(X)
-        embedding = self._numeric_embedding_for(X)
+            return estimator.encoder_.transform(X)
+        embedding = _numeric_embedding_for(estimator, X)
         encoder = TabularEncoder(
-            categorical_features=self.categorical_features,
-            numeric_transform=self.numeric_transform,
+            categorical_features=estimator.categorical_features,
+            numeric_transform=estimator.numeric_transform,
             n_bins=N_BINS if embedding == "piecewise_linear" else None,
-            estimator_name=type(self).__name__,
+            estimator_name=type(estimator).__name__,
         )
         encoded = encoder.fit_transform(X, sample_weight)
-        if (self.numeric_embedding == "auto" and embedding is not None
+        if (estimator.numeric_embedding == "auto" and embedding is not None
                 and not _mostly_measurements(encoded, encoder)):
             embedding, encoder.n_bins, encoder.bin_edges = None, None, None
         encoder.numeric_embedding = embedding
-        self.encoder_ = encoder
+        estimator.encoder_ = encoder
         return encoded
 
-    def _numeric_embedding_for(self, X):
-        """Resolve numeric_embedding='auto' for this X; refuse embeddings of sparse X."""
-        if self.numeric_embedding == "auto":
-            wide = X.shape[1] > AUTO_EMBEDDING_MAX_COLUMNS
-            return None if sp.issparse(X) or wide else "piecewise_linear"
-        if self.numeric_embedding is not None and sp.issparse(X):
-            raise ValueError(
-                f"{type(self).__name__}: numeric_embedding={self.numeric_embedding!r} "
-                "needs dense X; got a sparse matrix (use numeric_embedding=None)."
-            )
-        return self.numeric_embedding
+    def adopt(self, estimator, source, X, encoded):
+        """Encode X with a copy of ``source``'s fitted encoder, kept as ``encoder_``."""
+        estimator.encoder_ = copy.deepcopy(source.encoder_)
+        estimator.encoder_.estimator_name = type(estimator).__name__
+        return estimator.encoder_.transform(X)
 
-    def _tabular_input_layer(self):
-        """Input module for the fitted encoder's layout, or None for plain numbers."""
-        from sknn.modules.tabular import TabularInput
+    def layout(self, estimator) -> str:
+        plural = "s" if estimator.n_features_in_ != 1 else ""
+        return f"a table of {estimator.n_features_in_} column{plural}"
 
-        encoder = self.encoder_
-        if (encoder.numeric_embedding is None and not encoder.categorical_index
-                and not encoder.indicator_index):
-            return None
-        return TabularInput(encoder.n_numeric, encoder.n_indicators,
-                            encoder.cardinalities,
-                            self._numeric_embedding_layer(D_NUMERIC_EMBEDDING))
+    def example_input(self, estimator) -> torch.Tensor:
+        # The exported graph reads the columns as numbers, categories as codes.
+        encoder = estimator.encoder_
+        return torch.zeros(2, encoder.n_numeric + len(encoder.categorical_index),
+                           dtype=torch.float64)
 
-    def _numeric_embedding_layer(self, d_embedding: int):
-        """The fitted encoder's numeric embedding, ``d_embedding`` wide per column, or None."""
-        from sknn.modules.tabular import PeriodicEmbedding, PiecewiseLinearEmbedding
+    def attack_inputs(self, estimator) -> dict:
+        # Scaled numbers move; missing indicators and category codes do not.
+        return {"n_continuous": estimator.encoder_.n_numeric}
 
-        encoder = self.encoder_
-        if encoder.n_numeric == 0:
-            return None  # only categorical columns: nothing to embed numerically
-        if encoder.numeric_embedding == "periodic":
-            return PeriodicEmbedding(
-                encoder.n_numeric, N_FREQUENCIES, FREQUENCY_SCALE, d_embedding)
-        if encoder.numeric_embedding == "piecewise_linear":
-            edges = [torch.as_tensor(e) for e in encoder.bin_edges]
-            return PiecewiseLinearEmbedding(edges, d_embedding)
+
+TABLE_INPUT = TableInput()
+# What a table-reading estimator accepts, for its __sklearn_tags__.
+TABLE_INPUT_TAGS = {"allow_nan": True, "string": True, "categorical": True}
+
+
+def _match_columns(estimator, frame: pd.DataFrame, reset: bool) -> pd.DataFrame:
+    """Reorder a DataFrame's columns to the fit-time order when names match."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if reset or names is None:
+        return frame
+    if list(frame.columns) != list(names) and set(frame.columns) == set(names):
+        return frame[list(names)]
+    return frame
+
+
+def _numeric_embedding_for(estimator, X):
+    """Resolve numeric_embedding='auto' for this X; refuse embeddings of sparse X."""
+    if estimator.numeric_embedding == "auto":
+        wide = X.shape[1] > AUTO_EMBEDDING_MAX_COLUMNS
+        return None if sp.issparse(X) or wide else "piecewise_linear"
+    if estimator.numeric_embedding is not None and sp.issparse(X):
+        raise ValueError(
+            f"{type(estimator).__name__}: numeric_embedding={estimator.numeric_embedding!r} "
+            "needs dense X; got a sparse matrix (use numeric_embedding=None)."
+        )
+    return estimator.numeric_embedding
+
+
+def tabular_input_layer(encoder: TabularEncoder):
+    """Input module for a fitted encoder's layout, or None for plain numbers."""
+    from sknn.modules.tabular import TabularInput
+
+    if (encoder.numeric_embedding is None and not encoder.categorical_index
+            and not encoder.indicator_index):
         return None
+    return TabularInput(encoder.n_numeric, encoder.n_indicators, encoder.cardinalities,
+                        numeric_embedding_layer(encoder, D_NUMERIC_EMBEDDING))
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        return tags
+
+def numeric_embedding_layer(encoder: TabularEncoder, d_embedding: int):
+    """A fitted encoder's numeric embedding, ``d_embedding`` wide per column, or None."""
+    from sknn.modules.tabular import PeriodicEmbedding, PiecewiseLinearEmbedding
+
+    if encoder.n_numeric == 0:
+        return None  # only categorical columns: nothing to embed numerically
+    if encoder.numeric_embedding == "periodic":
+        return PeriodicEmbedding(encoder.n_numeric, N_FREQUENCIES, FREQUENCY_SCALE,
+                                 d_embedding)
+    if encoder.numeric_embedding == "piecewise_linear":
+        edges = [torch.as_tensor(e) for e in encoder.bin_edges]
+        return PiecewiseLinearEmbedding(edges, d_embedding)
+    return None

@@ -193,17 +193,8 @@ def _check_fixed_length(estimator, function: str) -> None:
 
 
 def _example_input(estimator) -> torch.Tensor:
-    encoder = getattr(estimator, "encoder_", None)
-    if encoder is not None:
-        n_columns = encoder.n_numeric + len(encoder.categorical_index)
-        return torch.zeros(2, n_columns, dtype=torch.float64)
-    dtype = estimator.net_.module_dtype()
-    if getattr(estimator, "_step_mask_channel", False):
-        # Values plus the all-ones step mask of full-length sequences: the graph
-        # is traced through the unpacked path (see to_onnx).
-        channels, length = estimator.input_shape_
-        return torch.ones(2, channels + 1, length, dtype=dtype)
-    return torch.zeros(2, *estimator.input_shape_, dtype=dtype)
+    """Two rows of what the exported graph reads, from the estimator's input adapter."""
+    return estimator._input.example_input(estimator)
 
 
 class _Float32Network(torch.nn.Module):

@@ -5,13 +5,13 @@
 input preprocessing the new fit starts from; its output layer is replaced
 when the outputs differ), ``freeze_epochs`` and ``trainable_layers`` (train
 only the last layers for the first epochs). Each architecture class names
-itself in ``_family`` and may take over more fitted input state from the
-source in ``_adopt_inputs``.
+itself in ``_family``; the fitted input preprocessing is taken over from the
+source by the estimator's input adapter (``_input.adopt``), or by
+``_adopt_inputs`` where a family checks more.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from numbers import Integral
 
@@ -26,8 +26,6 @@ from torch import nn
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._net import ConvergenceMonitor
 from sknn._core._task import ClassificationTask
-from sknn._input._sequence import describe
-from sknn._input._tabular import TabularInputMixin
 from sknn.modules.cnn import ConvBlock, ResidualBlock
 from sknn.modules.tabular import TabularInput
 from sknn.modules.transformer import (
@@ -79,9 +77,9 @@ class FineTuningMixin:
 
     Mixed in before the architecture class, whose ``_encode_X``,
     ``_build_module`` and ``_make_net`` it wraps. The architecture class
-    names its family in ``_family`` ('MLP', 'CNN', ...) and defines
-    ``_adopt_inputs(source, X, encoded)``: take over ``source``'s fitted input
-    preprocessing and return X as that encodes it.
+    names its family in ``_family`` ('MLP', 'CNN', ...) and holds its input
+    adapter in ``_input``, which takes over ``source``'s fitted input
+    preprocessing and returns X as that encodes it (``_adopt_inputs``).
     """
 
     def __sklearn_clone__(self):
@@ -165,20 +163,7 @@ class FineTuningMixin:
 
 def input_layout(estimator) -> str:
     """Words for what a fitted estimator's network reads: 'a table of 8 columns', ..."""
-    kind = getattr(estimator, "input_kind_", "table")
-    if kind == "table" and isinstance(estimator, TabularInputMixin):
-        plural = "s" if estimator.n_features_in_ != 1 else ""
-        return f"a table of {estimator.n_features_in_} column{plural}"
-    if kind == "tokens":
-        return "token ids"
-    return describe(estimator.input_shape_)
-
-
-def adopt_tabular_encoder(estimator, source, X):
-    """Encode X with a copy of ``source``'s fitted tabular encoder, kept as ``encoder_``."""
-    estimator.encoder_ = copy.deepcopy(source.encoder_)
-    estimator.encoder_.estimator_name = type(estimator).__name__
-    return estimator.encoder_.transform(X)
+    return estimator._input.layout(estimator)
 
 
 def same_outputs(source_task, task) -> bool:

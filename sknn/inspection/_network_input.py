@@ -88,19 +88,17 @@ def _check_fitted(model, function: str) -> None:
 
 
 def input_kind(model) -> str:
-    """'table', 'image', 'series' or 'tokens': what the network reads."""
-    if getattr(model, "encoder_", None) is not None and getattr(
-            model, "input_kind_", TABLE) == TABLE:
-        return TABLE
-    if getattr(model, "input_kind_", None) == TOKENS:
-        return TOKENS
+    """'table', 'image', 'series' or 'tokens': what the network reads (its input adapter's
+    kind, with images told apart from series, and masked sequences read as series)."""
+    kind = model._input.kind
+    if kind in (TABLE, TOKENS):
+        return kind
     return IMAGE if len(model.input_shape_) == 3 else SERIES
 
 
 def _masked(model) -> bool:
     """Whether the network reads a step-mask channel after the values (padded sequences)."""
-    return bool(getattr(model, "_step_mask_channel", False)
-                or getattr(model, "padding_mask_", False))
+    return model._input.step_mask_channel
 
 
 @dataclass

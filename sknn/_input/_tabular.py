@@ -98,15 +98,21 @@ class _NumericScaler:
         variance = (w * (filled - self.mean) ** 2).sum(axis=0) / total
         self.scale = np.where(variance > 0, np.sqrt(variance), 1.0)
 
-    def transform(self, values: np.ndarray) -> np.ndarray:
+    def transform(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Scaled values, written into ``out`` when given (column by column, in float64,
+        so a float32 ``out`` holds the float64 result rounded once)."""
+        if out is None:
+            out = np.empty_like(values)
         if self.kind == "quantile":
-            return self._transform_quantiles(values)
-        if self.kind == "standard":
-            return (values - self.mean) / self.scale
-        return values
+            return self._transform_quantiles(values, out)
+        for j in range(values.shape[1]):
+            if self.kind == "standard":
+                out[:, j] = (values[:, j] - self.mean[j]) / self.scale[j]
+            else:
+                out[:, j] = values[:, j]
+        return out
 
-    def _transform_quantiles(self, values):
-        out = np.empty_like(values)
+    def _transform_quantiles(self, values, out):
         for j in range(values.shape[1]):
             q = self.quantiles[:, j]
             x = values[:, j]
@@ -294,13 +300,18 @@ class TabularEncoder:
         if self.numeric_transform == "none" and not self.indicator_index and (
                 not self.categorical_index):
             return numeric  # nothing to do: no copy
-        scaled = self.scaler.transform(numeric)
-        indicators = np.isnan(numeric[:, self.indicator_index]).astype(np.float64)
-        scaled = np.nan_to_num(scaled, nan=0.0)
-        codes = [cat.encode(_column(table, j))
-                 for j, cat in zip(self.categorical_index, self.categories)]
-        parts = [scaled, indicators] + [c[:, None] for c in codes]
-        return np.hstack(parts).astype(self.output_dtype, copy=False)
+        # One output array, filled part by part: no float64 copies of the whole table
+        # beyond the numeric values read from it.
+        n_numeric, n_indicators = numeric.shape[1], len(self.indicator_index)
+        out = np.empty((numeric.shape[0], n_numeric + n_indicators + len(self.categories)),
+                       dtype=self.output_dtype)
+        scaled = self.scaler.transform(numeric, out=out[:, :n_numeric])
+        scaled[np.isnan(scaled)] = 0.0  # missing: the middle, flagged by the indicator
+        out[:, n_numeric:n_numeric + n_indicators] = np.isnan(
+            numeric[:, self.indicator_index])
+        for k, (j, cat) in enumerate(zip(self.categorical_index, self.categories)):
+            out[:, n_numeric + n_indicators + k] = cat.encode(_column(table, j))
+        return out
 
     # -- columns --------------------------------------------------------------
     def _as_table(self, X):

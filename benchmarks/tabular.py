@@ -86,17 +86,24 @@ def load_california():
 
 
 # -- models -------------------------------------------------------------------
-def make_model(name, task, seed, threads):
+def _for_dataset(params, dataset):
+    """Parameters whose value may be keyed by dataset: {"max_iter": {"adult": 24}}."""
+    return {key: value[dataset] if isinstance(value, dict) else value
+            for key, value in params.items()}
+
+
+def make_model(name, task, seed, threads, dataset=None):
     if name == "sknn" or name.startswith("sknn "):
         import sknn
         cls = sknn.MLPClassifier if task == "classification" else sknn.MLPRegressor
         params = json.loads(name.removeprefix("sknn")) if name != "sknn" else {}
         return cls(random_state=seed, n_threads=threads, **params)
-    if name == "transformer":
+    if name == "transformer" or name.startswith("transformer "):
         import sknn
         cls = (sknn.TransformerClassifier if task == "classification"
                else sknn.TransformerRegressor)
-        return cls(random_state=seed, n_threads=threads)
+        params = json.loads(name.removeprefix("transformer")) if name != "transformer" else {}
+        return cls(random_state=seed, n_threads=threads, **_for_dataset(params, dataset))
     if name == "sklearn-mlp":
         return _sklearn_mlp(task, seed)
     if name == "hgb":
@@ -138,9 +145,9 @@ def california_runs(seeds):
         yield seed, split, split
 
 
-def evaluate(name, task, data, seed, threads):
+def evaluate(name, task, data, seed, threads, dataset=None):
     X_train, X_test, y_train, y_test = data
-    model = make_model(name, task, seed, threads)
+    model = make_model(name, task, seed, threads, dataset)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -174,6 +181,12 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="+", default=[], metavar="JSON",
                         help="also run sknn's MLP with these parameters, e.g. "
                              "'{\"ensemble_size\": 1}' (interleaved with the others)")
+    parser.add_argument("--transformer-variants", nargs="+", default=[], metavar="JSON",
+                        help="also run sknn's Transformer with these parameters; a value "
+                             "may be keyed by dataset: '{\"max_iter\": {\"adult\": 24, "
+                             "\"california\": 76}}'")
+    parser.add_argument("--variant-seeds", type=int, default=None,
+                        help="run the variants on the first this many seeds only")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for every model (default: torch's, one per core)")
@@ -187,6 +200,7 @@ def main(argv=None):
     print(_environment.describe_environment(), flush=True)
     models = (list(args.models) + [f"sknn {json.dumps(json.loads(v))}" for v in args.variants]
               + (["transformer"] if args.transformer else [])
+              + [f"transformer {json.dumps(json.loads(v))}" for v in args.transformer_variants]
               + (["realmlp"] if args.realmlp else []))
     results = {}
     for dataset in args.datasets:
@@ -197,8 +211,12 @@ def main(argv=None):
             for name in models:
                 if name == "realmlp" and seed >= args.realmlp_seeds:
                     continue
+                variant = name.startswith(("sknn ", "transformer "))
+                if variant and args.variant_seeds is not None and seed >= args.variant_seeds:
+                    continue
                 data = native if name == "hgb" else raw
-                score, seconds, speed = evaluate(name, task, data, seed, args.threads)
+                score, seconds, speed = evaluate(name, task, data, seed, args.threads,
+                                                 dataset)
                 results.setdefault((dataset, name), []).append((score, seconds, speed))
                 print(f"{dataset:<11}{name:<13} seed {seed}: score {score:.4f} "
                       f"fit {seconds:7.1f}s predict {speed:,.0f} rows/s", flush=True)

@@ -92,3 +92,51 @@ def test_busy_cores_elsewhere_sees_a_busy_process():
         assert busy_cores_elsewhere(0.2) >= 0.5
     finally:
         busy.kill()
+
+
+def _table_transformer(n_numeric, n_categorical):
+    """A TransformerClassifier whose fitted input is a table of these columns."""
+    from sknn import TransformerClassifier
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({f"x{j}": rng.rand(40) for j in range(n_numeric)}
+                         | {f"c{j}": list("ab") * 20 for j in range(n_categorical)})
+    return TransformerClassifier(d_token=8, n_heads=2, n_blocks=1, max_iter=1,
+                                 n_threads=1, random_state=0).fit(frame, np.arange(40) % 2)
+
+
+@pytest.mark.parametrize("n_numeric, n_categorical, n_train, epochs", [
+    (6, 8, 29_305, 10),   # Adult: 15 tokens, 115 batches of 256
+    (8, 0, 14_861, 33),   # California: 9 tokens, 59 batches
+    (60, 0, 5_000, 50),   # wide: the 1,000-step floor, 20 batches
+    (2, 0, 500, 200),     # small: the 200-epoch bound
+])
+def test_transformer_tables_train_for_a_token_step_budget(n_numeric, n_categorical,
+                                                            n_train, epochs):
+    from sknn._estimators._transformer_architecture import (
+        AUTO_TABLE_MIN_STEPS,
+        AUTO_TABLE_TOKEN_STEPS,
+    )
+
+    model = _table_transformer(n_numeric, n_categorical).set_params(max_iter="auto")
+    batch_size = model._batch_size(n_train)
+    assert model._max_epochs(n_train, batch_size) == epochs
+    n_tokens = n_numeric + n_categorical + 1
+    steps = max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
+    n_batches = -(-n_train // batch_size)
+    assert epochs == max(10, min(200, -(-steps // n_batches)))
+
+
+def test_transformer_attention_dropout_auto_is_none_on_tables_and_the_papers_elsewhere():
+    from sknn import TransformerClassifier
+
+    def dropouts(model):
+        return {block.attention_dropout for block in model.net_.module_.blocks}
+
+    assert dropouts(_table_transformer(2, 1)) == {0.0}
+    series = np.random.RandomState(0).rand(20, 1, 12)
+    model = TransformerClassifier(d_token=8, n_heads=2, max_iter=1, n_threads=1,
+                                  random_state=0).fit(series, np.arange(20) % 2)
+    assert dropouts(model) == {0.2}
+    model.set_params(attention_dropout=0.1).fit(series, np.arange(20) % 2)
+    assert dropouts(model) == {0.1}

@@ -34,8 +34,10 @@ _ARCHITECTURE_DOC = """
     d_ffn_factor : float, default=4/3
         Hidden width of each block's ReGLU feed-forward network, as a multiple
         of ``d_token``.
-    attention_dropout : float in [0, 1), default=0.2
-        Dropout of the attention probabilities.
+    attention_dropout : float in [0, 1) or 'auto', default='auto'
+        Dropout of the attention probabilities. 'auto': none on tables (torch's
+        fused attention kernel on the CPU takes no dropout, and tables scored
+        as well without it), 0.2 (the paper's) on series and token ids.
     ffn_dropout : float in [0, 1), default=0.1
         Dropout inside the feed-forward networks.
     residual_dropout : float in [0, 1), default=0.0
@@ -128,10 +130,10 @@ _TRAINING_DOC = """
         and at most 256 (the paper's batch size for mid-sized tables).
     max_iter : int or 'auto', default='auto'
         Maximum number of epochs. 'auto': enough for about 2,000 minibatch
-        steps (tables: 40,000 divided by the number of tokens, if more), at
-        least 10 and at most 200 epochs, 500 on fixed-length series (24 on
-        Adult, 76 on California, 500 on GunPoint's 50 series), which keeps a
-        table fit within about 4 CPU minutes.""" + param_docs([
+        steps (tables: 17,000 divided by the number of tokens, at least 1,000
+        steps), at least 10 and at most 200 epochs, 500 on fixed-length series
+        (10 on Adult, 33 on California, 500 on GunPoint's 50 series), which
+        keeps a default table fit near a minute on two cores.""" + param_docs([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int or 'auto', default='auto'
         Epochs without improvement before stopping. 'auto': 20 when early
@@ -279,7 +281,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         *,
         n_heads=8,
         d_ffn_factor=4 / 3,
-        attention_dropout=0.2,
+        attention_dropout="auto",
         ffn_dropout=0.1,
         residual_dropout=0.0,
         pooling="auto",
@@ -420,7 +422,7 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         *,
         n_heads=8,
         d_ffn_factor=4 / 3,
-        attention_dropout=0.2,
+        attention_dropout="auto",
         ffn_dropout=0.1,
         residual_dropout=0.0,
         pooling="auto",

@@ -58,10 +58,13 @@ AUTO_BATCH_BOUNDS = (16, 256)
 # max_iter='auto': enough epochs for this many minibatch steps, between these bounds.
 AUTO_STEPS = 2000
 # Tables: the cost of a step grows with the number of tokens (columns and [CLS]),
-# so the budget is this many token-steps instead: about 4 CPU minutes on one
-# thread for Adult (15 tokens, 24 epochs) and California (9 tokens, 76 epochs),
-# where 2,000 steps left California far from converged (benchmarks/RESULTS.md).
-AUTO_TABLE_TOKEN_STEPS = 40_000
+# so the budget is this many token-steps instead, and at least AUTO_TABLE_MIN_STEPS
+# steps: 10 epochs on Adult (15 tokens), 33 on California (9 tokens). 40,000
+# token-steps with a 2,000-step floor (24 and 76 epochs) scored no better over 3
+# seeds at 2.4 times the epochs (benchmarks/RESULTS.md, "The Transformer, 3x
+# faster"); the floor keeps wide tables (many tokens a step) from few steps.
+AUTO_TABLE_TOKEN_STEPS = 17_000
+AUTO_TABLE_MIN_STEPS = 1000
 AUTO_EPOCH_BOUNDS = (10, 200)
 # Fixed-length series: a higher bound, so that small training sets get their 2,000
 # steps (GunPoint's 50 series, 4 minibatches: 500 epochs; 200 stopped it at 0.976
@@ -77,13 +80,18 @@ AUTO_PATIENCE_TRAINING_LOSS = 50
 # sets (GunPoint 0.877 against 0.976 over 5 seeds; benchmarks/RESULTS.md).
 AUTO_BLOCKS = 3
 AUTO_SERIES_BLOCKS = 1
+# attention_dropout='auto': none on tables, where it forces torch's unfused
+# attention (the fused CPU kernel takes no dropout: 22% of an epoch on Adult) and
+# 3 seeds scored as well without it; the paper's 0.2 on series and token ids.
+AUTO_TABLE_ATTENTION_DROPOUT = 0.0
+AUTO_ATTENTION_DROPOUT = 0.2
 
 _TRANSFORMER_CONSTRAINTS = {
     "n_blocks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "d_token": [Interval(Integral, 1, None, closed="left")],
     "n_heads": [Interval(Integral, 1, None, closed="left")],
     "d_ffn_factor": [Interval(Real, 0, None, closed="neither")],
-    "attention_dropout": [Interval(Real, 0, 1, closed="left")],
+    "attention_dropout": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
     "ffn_dropout": [Interval(Real, 0, 1, closed="left")],
     "residual_dropout": [Interval(Real, 0, 1, closed="left")],
     "pooling": [StrOptions({"auto", *POOLINGS})],
@@ -258,7 +266,7 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
             tokenizer, self.d_token, task.n_outputs, n_blocks=self._n_blocks(),
             n_heads=self.n_heads,
             d_ffn=max(1, round(self.d_ffn_factor * self.d_token)),
-            attention_dropout=self.attention_dropout, ffn_dropout=self.ffn_dropout,
+            attention_dropout=self._attention_dropout(), ffn_dropout=self.ffn_dropout,
             residual_dropout=self.residual_dropout, pooling=self._pooling(),
             bag=self._bag_of_words_module(task),
         )
@@ -335,7 +343,7 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
                 encoder = self.encoder_
                 n_tokens = (encoder.n_numeric + encoder.n_indicators
                             + len(encoder.cardinalities) + 1)
-                steps = max(steps, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
+                steps = max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
             return max(low, min(high, -(-steps // n_batches)))
         return self.max_iter
 
@@ -354,6 +362,13 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
 
     def _autocast_dtype(self) -> torch.dtype | None:
         return None if self.autocast is None else getattr(torch, self.autocast)
+
+    def _attention_dropout(self) -> float:
+        if self.attention_dropout != "auto":
+            return self.attention_dropout
+        if self.input_kind_ == "table":
+            return AUTO_TABLE_ATTENTION_DROPOUT
+        return AUTO_ATTENTION_DROPOUT
 
     def _n_blocks(self) -> int:
         if self.n_blocks != "auto":

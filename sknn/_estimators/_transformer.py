@@ -28,7 +28,7 @@ _ARCHITECTURE_DOC = """
         Width of every token. The paper's default is 192, which costs about 3
         times as much per epoch on a CPU (46 against 14 CPU seconds per Adult
         epoch on one thread; benchmarks/RESULTS.md, Transformer section); 64
-        keeps a default fit on Adult near 4 CPU minutes.
+        keeps a default fit on Adult under a minute on two cores.
     n_heads : int, default=8
         Attention heads; must divide ``d_token``.
     d_ffn_factor : float, default=4/3

@@ -12,7 +12,8 @@ from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_doc
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import positive_ints
 from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
-from sknn._input._sequence import ARRAY_INPUT, ARRAY_INPUT_TAGS, accept_inputs
+from sknn._input._adapter import accept_inputs
+from sknn._input._sequence import ARRAY_INPUT
 from sknn._lifecycle._finetune import (
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
@@ -74,7 +75,7 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     _input = ARRAY_INPUT
 
     def __sklearn_tags__(self):
-        return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT_TAGS)
+        return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT)
 
     def _build_module(self, n_features, task):
         n_channels, *spatial = self.input_shape_

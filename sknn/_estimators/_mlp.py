@@ -14,10 +14,9 @@ from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_doc
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import hidden_sizes
 from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
-from sknn._input._sequence import accept_inputs
+from sknn._input._adapter import accept_inputs
 from sknn._input._tabular import (
     TABLE_INPUT,
-    TABLE_INPUT_TAGS,
     TABULAR_CONSTRAINTS,
     tabular_input_layer,
 )
@@ -67,7 +66,7 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     _input = TABLE_INPUT
 
     def __sklearn_tags__(self):
-        return accept_inputs(super().__sklearn_tags__(), TABLE_INPUT_TAGS)
+        return accept_inputs(super().__sklearn_tags__(), TABLE_INPUT)
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size == "auto":

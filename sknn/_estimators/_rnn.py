@@ -11,6 +11,7 @@ from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTraining
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
+from sknn._input._adapter import accept_inputs
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS_ATTRIBUTES_DOC,
     BAG_OF_WORDS_CONSTRAINTS,
@@ -18,12 +19,10 @@ from sknn._input._bag_of_words import (
     BagOfWordsMixin,
 )
 from sknn._input._sequence import (
-    ARRAY_INPUT_TAGS,
     MASKED_SEQUENCE_INPUT,
     SERIES_LAYOUT,
     TOKEN_INPUT,
     _shape_of,
-    accept_inputs,
     auto_sequence_kind,
     resolve_input_kind,
 )
@@ -86,7 +85,7 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
         return self._input.validate(self, X, reset)
 
     def __sklearn_tags__(self):
-        return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT_TAGS)
+        return accept_inputs(super().__sklearn_tags__(), MASKED_SEQUENCE_INPUT, TOKEN_INPUT)
 
     def _build_module(self, n_features, task):
         tokens = self.input_kind_ == "tokens"

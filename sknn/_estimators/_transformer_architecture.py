@@ -9,18 +9,17 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
+from sknn._input._adapter import accept_inputs
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS_CONSTRAINTS,
     BagOfWordsMixin,
 )
 from sknn._input._sequence import (
     ARRAY_INPUT,
-    ARRAY_INPUT_TAGS,
     MASKED_SEQUENCE_INPUT,
     SERIES_LAYOUT,
     TOKEN_INPUT,
     _shape_of,
-    accept_inputs,
     resolve_input_kind,
     sample_shape,
     sequence_items,
@@ -28,7 +27,6 @@ from sknn._input._sequence import (
 )
 from sknn._input._tabular import (
     TABLE_INPUT,
-    TABLE_INPUT_TAGS,
     TABULAR_CONSTRAINTS,
     numeric_embedding_layer,
 )
@@ -380,6 +378,6 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
         return self.input_kind_ == "series" and not self._masked()
 
     def __sklearn_tags__(self):
-        tags = accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT_TAGS, TABLE_INPUT_TAGS)
+        tags = accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT, TABLE_INPUT)
         tags.input_tags.sparse = True  # tables: sparse X is densified per minibatch
         return tags

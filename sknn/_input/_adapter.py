@@ -32,10 +32,14 @@ class InputAdapter:
     step_mask_channel : bool
         Whether the network's input carries a last channel that is 1 on the
         valid steps of each sequence.
+    input_tags : dict
+        scikit-learn input tags an estimator reading this kind sets
+        (:func:`accept_inputs`).
     """
 
     kind: str = ""
     step_mask_channel: bool = False
+    input_tags: dict = {}
 
     def validate(self, estimator, X, reset: bool):
         """X checked and converted for :meth:`encode` (``reset``: at fit)."""
@@ -63,3 +67,11 @@ class InputAdapter:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def accept_inputs(tags, *adapters: InputAdapter):
+    """``tags`` with the input tags of each adapter an estimator may hold set."""
+    for adapter in adapters:
+        for key, value in adapter.input_tags.items():
+            setattr(tags.input_tags, key, value)
+    return tags

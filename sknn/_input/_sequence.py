@@ -112,6 +112,7 @@ class ArrayInput(InputAdapter):
     """
 
     kind = "series"
+    input_tags = {"sparse": False, "three_d_array": True}
 
     def validate(self, estimator, X, reset: bool):
         name = type(estimator).__name__
@@ -179,16 +180,6 @@ def _check_sample_shape(estimator, per_sample: tuple[int, ...], shape: tuple) ->
 
 
 ARRAY_INPUT = ArrayInput()
-# What a series- or image-reading estimator accepts, for its __sklearn_tags__.
-ARRAY_INPUT_TAGS = {"sparse": False, "three_d_array": True}
-
-
-def accept_inputs(tags, *accepted: dict):
-    """``tags`` with the input tags of each adapter kind an estimator reads set."""
-    for entries in accepted:
-        for key, value in entries.items():
-            setattr(tags.input_tags, key, value)
-    return tags
 
 
 def sequence_items(X) -> list | None:
@@ -281,6 +272,7 @@ class MaskedSequenceInput(InputAdapter):
 
     kind = "masked sequence"
     step_mask_channel = True
+    input_tags = ArrayInput.input_tags
     tokens = False
 
     def validate(self, estimator, X, reset: bool) -> np.ndarray:

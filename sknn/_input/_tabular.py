@@ -454,6 +454,7 @@ class TableInput(InputAdapter):
     """
 
     kind = "table"
+    input_tags = {"allow_nan": True, "string": True, "categorical": True}
 
     def validate(self, estimator, X, reset: bool):
         name = type(estimator).__name__
@@ -524,8 +525,6 @@ class TableInput(InputAdapter):
 
 
 TABLE_INPUT = TableInput()
-# What a table-reading estimator accepts, for its __sklearn_tags__.
-TABLE_INPUT_TAGS = {"allow_nan": True, "string": True, "categorical": True}
 
 
 def _match_columns(estimator, frame: pd.DataFrame, reset: bool) -> pd.DataFrame:

@@ -369,3 +369,87 @@ def test_auto_dtype_uses_float32_for_large_inputs():
     y = X[:, 0].astype(int)
     clf = _make(MLPClassifier, max_iter=1, batch_size=20_001, early_stopping=False)
     assert clf.fit(X, y).net_.module_dtype() == torch.float32
+
+
+def _subnormal_count(tensors):
+    return sum(int(((t != 0) & (t.abs() < torch.finfo(t.dtype).tiny)).sum())
+               for t in tensors if torch.is_tensor(t) and t.is_floating_point())
+
+
+def _net_tensors(net):
+    state = [v for s in net.optimizer_.state.values() for v in s.values()]
+    return list(net.module_.parameters()) + list(net.module_.buffers()) + state
+
+
+def _planted_subnormals(net):
+    """Put subnormal values into the first weight and its Adam state."""
+    weight = next(net.module_.parameters())
+    tiny = torch.finfo(weight.dtype).tiny
+    with torch.no_grad():
+        weight.view(-1)[:3] = torch.tensor([tiny / 4, -tiny / 8, tiny], dtype=weight.dtype)
+    net.optimizer_.state[weight]["exp_avg"].view(-1)[:2] = tiny / 16
+    return weight
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_flush_subnormals_zeroes_weights_and_optimizer_state(data, dtype):
+    X, y = data
+    clf = _make(MLPClassifier, dtype=dtype, max_iter=2).fit(X, y)
+    net = clf.net_
+    weight = _planted_subnormals(net)
+    untouched = [t.clone() for t in _net_tensors(net)]
+    assert _subnormal_count(_net_tensors(net)) == 4
+    net.flush_subnormals_()
+    assert _subnormal_count(_net_tensors(net)) == 0
+    # The smallest normal number stays; only the subnormal values became 0.
+    assert weight.view(-1)[2] == torch.finfo(weight.dtype).tiny
+    for before, after in zip(untouched, _net_tensors(net)):
+        changed = before != after
+        assert (after[changed] == 0).all()
+        assert (before[changed].abs() < torch.finfo(before.dtype).tiny).all()
+
+
+def test_fit_leaves_no_subnormal_weights_or_state():
+    # Piecewise-linear bins that no row reaches (a 3-valued column) only decay
+    # under weight decay and Adam's averages: without the flush, about a hundred
+    # of their values end below float32's smallest normal in this fit.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=400), rng.integers(0, 3, 400),
+                         rng.normal(size=400)]).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), batch_size=16, max_iter=60,
+                        numeric_embedding="piecewise_linear", ensemble_size=2,
+                        random_state=0).fit(X, y)
+    assert clf.net_.module_dtype() == torch.float32
+    assert _subnormal_count(_net_tensors(clf.net_)) == 0
+
+
+def test_warm_start_and_loaded_files_flush_planted_subnormals(data, tmp_path):
+    import sknn
+
+    X, y = data
+    clf = _make(MLPClassifier, dtype="float32", max_iter=2, warm_start=True).fit(X, y)
+    _planted_subnormals(clf.net_)
+    path = tmp_path / "model.sknn"
+    sknn.save(clf, path)
+    loaded = sknn.load(path)
+    assert _subnormal_count(_net_tensors(loaded.net_)) == 0
+    assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=0, atol=1e-12)
+    clf.fit(X, y)
+    assert _subnormal_count(_net_tensors(clf.net_)) == 0
+
+
+@pytest.mark.parametrize("flushing_before", [False, True])
+def test_training_flushes_subnormals_on_its_thread_and_restores_the_setting(
+        data, flushing_before):
+    from sknn._core._net import _flushing_subnormals
+
+    X, y = data
+    recorder = Recorder(lambda net: _flushing_subnormals())
+    try:
+        torch.set_flush_denormal(flushing_before)
+        _make(MLPClassifier, max_iter=2, callbacks=[recorder]).fit(X, y)
+        assert recorder.records_ == [True, True]
+        assert _flushing_subnormals() == flushing_before
+    finally:
+        torch.set_flush_denormal(False)

@@ -433,3 +433,6 @@ def restore_net(net, node: dict, decoder: _Decoder) -> None:
         if autocast not in (None, "bfloat16"):
             raise _Refused(f"autocast dtype {str(autocast)[:40]!r}")
         net.autocast_dtype = None if autocast is None else FLOAT_DTYPES[autocast]
+    # Files written before fits flushed subnormal weights: zeroing them keeps
+    # every prediction and spares the CPU's slow path (SknnNet.flush_subnormals_).
+    net.flush_subnormals_()

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.compose import make_column_transformer
 from sklearn.model_selection import GridSearchCV
@@ -316,3 +317,61 @@ def test_category_codes_match_a_per_value_loop_on_messy_columns(seed):
     encoder.fit_transform(pd.DataFrame({"c": train}))
     got = encoder.transform(pd.DataFrame({"c": test}))[:, -1]
     np.testing.assert_array_equal(got, _reference_category_codes(train, test))
+
+
+def _mixed_frame(n_rows, n_numeric, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{j}": rng.normal(size=n_rows) for j in range(n_numeric)})
+    frame.loc[::7, "x0"] = np.nan
+    frame["count"] = rng.integers(0, 1000, n_rows)
+    frame["city"] = pd.Categorical(rng.choice(["Lyon", "Oslo", "Lima", None], n_rows))
+    return frame
+
+
+@pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
+def test_float32_encoding_is_the_float64_encoding_rounded_once(transform):
+    frame = _mixed_frame(3_000, 4)
+    exact = TabularEncoder(numeric_transform=transform, n_bins=48).fit_transform(frame)
+    encoder = TabularEncoder(numeric_transform=transform, n_bins=48)
+    single = encoder.fit_transform(frame, dtype=np.float32)
+    assert exact.dtype == np.float64 and single.dtype == np.float32
+    np.testing.assert_array_equal(single, exact.astype(np.float32))
+    np.testing.assert_array_equal(encoder.transform(frame.iloc[:50]), single[:50])
+
+
+def test_encoding_a_large_frame_makes_no_float64_copy_of_it():
+    # Item 4 of issue 17: besides the float32 encoding, only a few one-column
+    # temporaries; reading the columns into a float64 block (and stacking it)
+    # used to take two float64 copies of the table.
+    import tracemalloc
+
+    frame = _mixed_frame(100_000, 40)
+    float64_table = 100_000 * 41 * 8
+    for fit in (True, False):
+        encoder = TabularEncoder(n_bins=48)
+        if not fit:
+            encoder.fit_transform(frame, dtype=np.float32)
+        tracemalloc.start()
+        try:
+            encoded = (encoder.fit_transform(frame, dtype=np.float32) if fit
+                       else encoder.transform(frame))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert encoded.dtype == np.float32
+        assert peak - encoded.nbytes < float64_table / 2
+
+
+def test_large_tables_are_encoded_straight_to_float32():
+    frame = _mixed_frame(4_000, 3)  # 20,000 values: above dtype='auto''s float64 limit
+    y = (frame["x1"] > 0).to_numpy()
+    clf = MLPClassifier(max_iter=1, ensemble_size=1, random_state=0).fit(frame, y)
+    assert clf.encoder_.output_dtype is np.float32
+    assert clf.net_.module_dtype() == torch.float32
+    small = MLPClassifier(max_iter=1, ensemble_size=1, random_state=0).fit(
+        frame.iloc[:500], y[:500])
+    assert small.encoder_.output_dtype is np.float64  # exact float64 fits stay exact
+    assert small.net_.module_dtype() == torch.float64
+    explicit = MLPClassifier(max_iter=1, ensemble_size=1, random_state=0,
+                             dtype="float64").fit(frame, y)
+    assert explicit.encoder_.output_dtype is np.float64

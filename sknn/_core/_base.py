@@ -524,6 +524,16 @@ class BaseNeuralEstimator(BaseEstimator):
             return torch.float64 if exact else torch.float32
         return getattr(torch, self.dtype)
 
+    def _encoding_dtype(self, X) -> type | None:
+        """``np.float32`` when the network will run in float32 whatever X encodes to
+        (so a large table is encoded straight to float32, with no float64 copy);
+        None: the encoding follows X, and :meth:`_compute_dtype` decides."""
+        large = math.prod(X.shape) > AUTO_FLOAT64_MAX_VALUES  # encoded: as many or more
+        if self.dtype == "float32" or (self.dtype == "auto" and (
+                large or self._autocast_dtype() is not None)):
+            return np.float32
+        return None
+
     def _autocast_dtype(self) -> torch.dtype | None:
         """The dtype of mixed-precision forward passes; None: the weights' own."""
         return None

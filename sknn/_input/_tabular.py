@@ -73,58 +73,89 @@ class _NumericScaler:
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
 
-    def fit(self, values: np.ndarray, weights: np.ndarray) -> _NumericScaler:
+    def fit(self, columns: _NumericColumns, weights: np.ndarray) -> _NumericScaler:
         if self.kind == "quantile":
-            self._fit_quantiles(values, weights)
+            self._fit_quantiles(columns, weights)
         elif self.kind == "standard":
-            self._fit_moments(values, weights)
+            self._fit_moments(columns, weights)
         return self
 
-    def _fit_quantiles(self, values, weights):
+    def _fit_quantiles(self, columns, weights):
         # Sized by the total weight, so integer weights act exactly as repetitions.
         n_quantiles = int(np.clip(weights.sum() // 30, 10, MAX_QUANTILES))
         self.references = np.linspace(0, 1, n_quantiles)
         self.quantiles = np.column_stack([
-            _column_quantiles(values[:, j], weights, self.references)
-            for j in range(values.shape[1])
-        ]) if values.shape[1] else np.zeros((n_quantiles, 0))
+            _column_quantiles(column, weights, self.references) for column in columns
+        ]) if len(columns) else np.zeros((n_quantiles, 0))
 
-    def _fit_moments(self, values, weights):
-        observed = ~np.isnan(values)
-        w = observed * weights[:, None]
-        total = np.maximum(w.sum(axis=0), 1e-300)
-        filled = np.where(observed, values, 0.0)
-        self.mean = (w * filled).sum(axis=0) / total
-        variance = (w * (filled - self.mean) ** 2).sum(axis=0) / total
-        self.scale = np.where(variance > 0, np.sqrt(variance), 1.0)
+    def _fit_moments(self, columns, weights):
+        means, scales = [], []
+        for column in columns:
+            observed = ~np.isnan(column)
+            w = observed * weights
+            total = max(w.sum(), 1e-300)
+            filled = np.where(observed, column, 0.0)
+            mean = (w * filled).sum() / total
+            variance = (w * (filled - mean) ** 2).sum() / total
+            means.append(mean)
+            scales.append(np.sqrt(variance) if variance > 0 else 1.0)
+        self.mean, self.scale = np.array(means), np.array(scales)
 
-    def transform(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Scaled values, written into ``out`` when given (column by column, in float64,
-        so a float32 ``out`` holds the float64 result rounded once)."""
-        if out is None:
-            out = np.empty_like(values)
-        if self.kind == "quantile":
-            return self._transform_quantiles(values, out)
-        for j in range(values.shape[1]):
-            if self.kind == "standard":
-                out[:, j] = (values[:, j] - self.mean[j]) / self.scale[j]
-            else:
-                out[:, j] = values[:, j]
-        return out
+    def scaled(self, j: int, x: np.ndarray) -> np.ndarray:
+        """Numeric column ``j`` scaled, in float64 (missing values stay NaN)."""
+        if self.kind == "standard":
+            return (x - self.mean[j]) / self.scale[j]
+        if self.kind != "quantile":
+            return x
+        q = self.quantiles[:, j]
+        if np.isnan(q).all():
+            return np.full(len(x), np.nan)
+        # Average of forward and backward interpolation, as scikit-learn's
+        # QuantileTransformer: repeated quantiles map to their middle rank.
+        # In place: a few temporaries of one column, whatever the table's width.
+        ranks = np.interp(x, q, self.references)
+        ranks -= np.interp(-x, -q[::-1], -self.references[::-1])  # minus the backward's
+        ranks *= 0.5
+        np.clip(ranks, QUANTILE_CLIP, 1 - QUANTILE_CLIP, out=ranks)
+        return ndtri(ranks, out=ranks)
 
-    def _transform_quantiles(self, values, out):
-        for j in range(values.shape[1]):
-            q = self.quantiles[:, j]
-            x = values[:, j]
-            if np.isnan(q).all():
-                out[:, j] = np.nan
-                continue
-            # Average of forward and backward interpolation, as scikit-learn's
-            # QuantileTransformer: repeated quantiles map to their middle rank.
-            forward = np.interp(x, q, self.references)
-            backward = -np.interp(-x, -q[::-1], -self.references[::-1])
-            ranks = np.clip(0.5 * (forward + backward), QUANTILE_CLIP, 1 - QUANTILE_CLIP)
-            out[:, j] = ndtri(ranks)
+
+class _NumericColumns:
+    """The numeric columns of a table as float64, each read when it is asked for.
+
+    A plain array's columns are views of it (or of one float64 copy of an
+    integer array); a DataFrame's are read one at a time, so encoding never
+    holds a float64 copy of the whole table.
+    """
+
+    def __init__(self, read, count: int, n_rows: int, block: np.ndarray | None = None):
+        self._read = read
+        self._count = count
+        self.n_rows = n_rows
+        self.block = block  # the 2-D float array of an array input, else None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        if not 0 <= k < self._count:
+            raise IndexError(k)
+        return self._read(k)
+
+    def with_missing(self) -> list[int]:
+        """Positions of the columns that hold a missing value."""
+        if self.block is not None:
+            # One row-major pass, not a strided scan per column.
+            return np.flatnonzero(np.isnan(self.block).any(axis=0)).tolist()
+        return [k for k, column in enumerate(self) if np.isnan(column).any()]
+
+    def stacked(self) -> np.ndarray:
+        """All columns as one float64 array ``(n_rows, len(self))``."""
+        if self.block is not None:
+            return self.block
+        out = np.empty((self.n_rows, len(self)))
+        for k, column in enumerate(self):
+            out[:, k] = column
         return out
 
 
@@ -236,8 +267,14 @@ class TabularEncoder:
         return [c.cardinality for c in self.categories]
 
     # -- fit / transform ------------------------------------------------------
-    def fit_transform(self, X, sample_weight=None) -> np.ndarray:
-        """Learn column kinds, scaling and categories from X; return its encoding."""
+    def fit_transform(self, X, sample_weight=None, dtype=None) -> np.ndarray:
+        """Learn column kinds, scaling and categories from X; return its encoding.
+
+        ``dtype`` is the encoding's float type, also at :meth:`transform`
+        (None: float32 for float32 X, else float64). An estimator whose network
+        runs in float32 asks for float32, so the table is never encoded in
+        float64 first.
+        """
         if sp.issparse(X):
             return self._fit_sparse(X)
         table = self._as_table(X)
@@ -251,13 +288,12 @@ class TabularEncoder:
         weights = np.ones(table.shape[0]) if sample_weight is None else np.asarray(
             sample_weight, dtype=np.float64)
 
-        numeric = self._numeric_values(table)
-        # One row-major pass, not a strided scan per column.
-        self.indicator_index = np.flatnonzero(np.isnan(numeric).any(axis=0)).tolist()
+        numeric = self._numeric_columns(table)
+        self.indicator_index = numeric.with_missing()
         self.scaler = _NumericScaler(self.numeric_transform).fit(numeric, weights)
         self.categories = [_CategoricalColumn.fit(_column(table, j), weights)
                            for j in self.categorical_index]
-        self.output_dtype = self._output_dtype(X)
+        self.output_dtype = self._output_dtype(X) if dtype is None else np.dtype(dtype).type
         encoded = self._encode(table, numeric)
         if self.n_bins:
             self.bin_edges = [
@@ -278,7 +314,7 @@ class TabularEncoder:
         table = self._as_table(X)
         if not _is_numeric_array(X):
             self._check_kinds(table)
-        return self._encode(table, self._numeric_values(table))
+        return self._encode(table, self._numeric_columns(table))
 
     def _fit_sparse(self, X):
         # Scaling would densify a sparse matrix: it passes through unchanged.
@@ -296,19 +332,25 @@ class TabularEncoder:
         dtype = getattr(X, "dtype", None)
         return np.float32 if dtype == np.float32 else np.float64
 
-    def _encode(self, table, numeric: np.ndarray) -> np.ndarray:
-        if self.numeric_transform == "none" and not self.indicator_index and (
-                not self.categorical_index):
-            return numeric  # nothing to do: no copy
-        # One output array, filled part by part: no float64 copies of the whole table
-        # beyond the numeric values read from it.
-        n_numeric, n_indicators = numeric.shape[1], len(self.indicator_index)
-        out = np.empty((numeric.shape[0], n_numeric + n_indicators + len(self.categories)),
+    def _encode(self, table, numeric: _NumericColumns) -> np.ndarray:
+        if (self.numeric_transform == "none" and not self.indicator_index
+                and not self.categorical_index and numeric.block is not None
+                and numeric.block.dtype == self.output_dtype):
+            return numeric.block  # nothing to do: no copy
+        # One output array, filled column by column: no copy of the whole table
+        # besides it.
+        n_numeric, n_indicators = len(numeric), len(self.indicator_index)
+        out = np.empty((numeric.n_rows, n_numeric + n_indicators + len(self.categories)),
                        dtype=self.output_dtype)
-        scaled = self.scaler.transform(numeric, out=out[:, :n_numeric])
-        scaled[np.isnan(scaled)] = 0.0  # missing: the middle, flagged by the indicator
-        out[:, n_numeric:n_numeric + n_indicators] = np.isnan(
-            numeric[:, self.indicator_index])
+        indicator_of = {k: n_numeric + i for i, k in enumerate(self.indicator_index)}
+        for k, column in enumerate(numeric):
+            scaled = self.scaler.scaled(k, column)
+            # Written in float64, so a float32 output holds the result rounded once;
+            # beyond float32's range it is infinite, and prediction says it overflowed.
+            with np.errstate(over="ignore"):
+                out[:, k] = np.where(np.isnan(scaled), 0.0, scaled)  # missing: the middle
+            if k in indicator_of:
+                out[:, indicator_of[k]] = np.isnan(column)
         for k, (j, cat) in enumerate(zip(self.categorical_index, self.categories)):
             out[:, n_numeric + n_indicators + k] = cat.encode(_column(table, j))
         return out
@@ -377,7 +419,7 @@ class TabularEncoder:
                     f"at fit time but is {found} now."
                 )
 
-    def _numeric_values(self, table) -> np.ndarray:
+    def _numeric_columns(self, table) -> _NumericColumns:
         if isinstance(table, np.ndarray):
             values = table[:, self.numeric_index] if self.categorical_index else table
             values = values if values.dtype.kind == "f" else values.astype(np.float64)
@@ -387,9 +429,11 @@ class TabularEncoder:
                     f"{self.estimator_name}: column {column} contains infinity; only "
                     "NaN is accepted as missing."
                 )
-            return values
-        columns = []
-        for j in self.numeric_index:
+            return _NumericColumns(lambda k: values[:, k], values.shape[1], len(values),
+                                   block=values)
+
+        def read(k):
+            j = self.numeric_index[k]
             column = _column(table, j)
             if _holds_complex(column):
                 raise ValueError(
@@ -402,10 +446,9 @@ class TabularEncoder:
                     f"{self.estimator_name}: column {_column_name(table, j)!r} contains "
                     "infinity; only NaN (or None, pd.NA) is accepted as missing."
                 )
-            columns.append(values)
-        if not columns:
-            return np.zeros((table.shape[0], 0))
-        return np.column_stack(columns)
+            return values
+
+        return _NumericColumns(read, len(self.numeric_index), table.shape[0])
 
 
 def _mostly_measurements(encoded: np.ndarray, encoder: TabularEncoder) -> bool:
@@ -495,7 +538,8 @@ class TableInput(InputAdapter):
             n_bins=N_BINS if embedding == "piecewise_linear" else None,
             estimator_name=type(estimator).__name__,
         )
-        encoded = encoder.fit_transform(X, sample_weight)
+        encoded = encoder.fit_transform(X, sample_weight,
+                                        dtype=estimator._encoding_dtype(X))
         if (estimator.numeric_embedding == "auto" and embedding is not None
                 and not _mostly_measurements(encoded, encoder)):
             embedding, encoder.n_bins, encoder.bin_edges = None, None, None

@@ -103,7 +103,7 @@ def _numeric_and_codes(encoder, X) -> np.ndarray:
     table = encoder._as_table(X)
     if not _is_numeric_array(X):
         encoder._check_kinds(table)
-    numeric = encoder._numeric_values(table)
+    numeric = encoder._numeric_columns(table).stacked()
     codes = [category.encode(_column(table, j)) for j, category in
              zip(encoder.categorical_index, encoder.categories)]
     return np.column_stack([numeric, *codes]).astype(np.float64, copy=False)

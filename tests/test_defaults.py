@@ -107,8 +107,9 @@ def _table_transformer(n_numeric, n_categorical):
 
 @pytest.mark.parametrize("n_numeric, n_categorical, n_train, epochs", [
     (6, 8, 29_305, 10),   # Adult: 15 tokens, 115 batches of 256
-    (8, 0, 14_861, 33),   # California: 9 tokens, 59 batches
-    (60, 0, 5_000, 50),   # wide: the 1,000-step floor, 20 batches
+    (8, 0, 14_861, 20),   # California: 9 tokens, 59 batches
+    (60, 0, 5_000, 58),   # wide: the 1,150-step floor, 20 batches
+    (3, 0, 20_000, 32),   # few tokens: 4 tokens, 2,500 steps, 79 batches
     (2, 0, 500, 200),     # small: the 200-epoch bound
 ])
 def test_transformer_tables_train_for_a_token_step_budget(n_numeric, n_categorical,

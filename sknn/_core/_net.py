@@ -27,9 +27,16 @@ from sknn._core._progress import EpochProgressBar
 # smallest normal only over hundreds of steps, and a sweep costs about one step.
 SUBNORMAL_SWEEP_STEPS = 64
 
-# Input values in one prediction batch: 8,192 rows of 128 features, or about
+# Input values in one prediction batch: 2,048 rows of 512 features, or about
 # 1,300 MNIST images, whose conv activations then stay in the 100s of MB.
 PREDICT_BATCH_VALUES = 2**20
+# Rows in one prediction batch. glibc serves blocks of 32 MiB and more with fresh
+# pages from the kernel at every allocation (zeroed, one page fault per 4 KiB),
+# and reuses smaller freed blocks. At 8,192 rows a default MLP's hidden
+# activations (4 members x 256 floats a row) were exactly 32 MiB: prediction
+# spent a third of its time faulting pages in. 2,048 rows keep them at 8 MiB and
+# predicted 1.3x faster on Adult (1,024-4,096 were alike; benchmarks/RESULTS.md).
+PREDICT_BATCH_ROWS = 2048
 
 
 class FitData:
@@ -75,7 +82,7 @@ class SknnNet(NeuralNet):
     """
 
     def __init__(self, *args, validation_score=None, clip_grad_norm=None,
-                 generator=None, predict_batch_size=8192, autocast_dtype=None,
+                 generator=None, predict_batch_size=PREDICT_BATCH_ROWS, autocast_dtype=None,
                  adversarial=None, privacy=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.validation_score = validation_score

@@ -1,10 +1,11 @@
 """What a benchmark's figures depend on besides the code: printed before them.
 
 The same default fit took 7-11x longer on another machine of the same kind; the
-cause was torch's spinning OpenMP threads next to another job (RESULTS.md, "The same
-speed on every machine"). Every benchmark prints this block so that a figure always
-comes with the torch build, its parallel backend, the thread counts, the machine's
-load and the environment variables that change them.
+causes were torch's spinning OpenMP threads next to another job and, on Intel
+CPUs, subnormal weights (RESULTS.md, "The same speed on every machine"). Every
+benchmark prints this block so that a figure always comes with the CPU model, the
+torch build, its parallel backend, the thread counts, the machine's load and the
+environment variables that change them.
 """
 
 from __future__ import annotations
@@ -32,10 +33,24 @@ def describe_environment() -> str:
     variables = ", ".join(f"{name}={os.environ[name]}" for name in ENVIRONMENT_VARIABLES
                           if name in os.environ) or "none set"
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
+    cpu = _cpu_model() or platform.processor() or platform.machine()
     return "\n".join([
         f"# torch {torch.__version__} ({backend} backend: {'; '.join(libraries)})",
         f"# torch threads: {torch.get_num_threads()} intra-op, "
         f"{torch.get_num_interop_threads()} inter-op; {os.cpu_count()} CPUs "
-        f"({platform.processor() or platform.machine()}), load average {load}; {cuda}",
+        f"({cpu}; {torch.backends.cpu.get_cpu_capability()}), load average {load}; {cuda}",
         f"# environment: {variables}",
     ])
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux), e.g. Intel Xeon or AMD EPYC: they differ in how
+    slowly they compute with subnormal floats."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None

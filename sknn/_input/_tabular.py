@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from scipy.special import ndtri
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
@@ -45,14 +44,16 @@ from sknn._input._columns import (
     is_dataframe,
     to_pandas,
 )
+from sknn._input._numeric import (
+    _column_quantiles,
+    _NumericColumns,
+    _NumericScaler,
+)
 from sknn._utils._errors import errors_naming
 from sknn._utils._registry import storable_state
 
 NUMERIC_TRANSFORMS = ("quantile", "standard", "none")
 NUMERIC_EMBEDDINGS = ("periodic", "piecewise_linear")
-MAX_QUANTILES = 1000
-# Quantile-normal outputs are clipped to about +-5.2 standard deviations.
-QUANTILE_CLIP = 1e-7
 
 TABULAR_CONSTRAINTS = {
     "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
@@ -60,119 +61,6 @@ TABULAR_CONSTRAINTS = {
     "numeric_embedding": [StrOptions({"auto", *NUMERIC_EMBEDDINGS}), None],
 }
 
-
-
-@dataclass
-@storable_state("sknn._tabular._NumericScaler")
-class _NumericScaler:
-    """Sample-weighted, NaN-aware quantile-normal or standard scaling."""
-
-    kind: str
-    quantiles: np.ndarray | None = None
-    references: np.ndarray | None = None
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
-
-    def fit(self, columns: _NumericColumns, weights: np.ndarray) -> _NumericScaler:
-        if self.kind == "quantile":
-            self._fit_quantiles(columns, weights)
-        elif self.kind == "standard":
-            self._fit_moments(columns, weights)
-        return self
-
-    def _fit_quantiles(self, columns, weights):
-        # Sized by the total weight, so integer weights act exactly as repetitions.
-        n_quantiles = int(np.clip(weights.sum() // 30, 10, MAX_QUANTILES))
-        self.references = np.linspace(0, 1, n_quantiles)
-        self.quantiles = np.column_stack([
-            _column_quantiles(column, weights, self.references) for column in columns
-        ]) if len(columns) else np.zeros((n_quantiles, 0))
-
-    def _fit_moments(self, columns, weights):
-        means, scales = [], []
-        for column in columns:
-            observed = ~np.isnan(column)
-            w = observed * weights
-            total = max(w.sum(), 1e-300)
-            filled = np.where(observed, column, 0.0)
-            mean = (w * filled).sum() / total
-            variance = (w * (filled - mean) ** 2).sum() / total
-            means.append(mean)
-            scales.append(np.sqrt(variance) if variance > 0 else 1.0)
-        self.mean, self.scale = np.array(means), np.array(scales)
-
-    def scaled(self, j: int, x: np.ndarray) -> np.ndarray:
-        """Numeric column ``j`` scaled, in float64 (missing values stay NaN)."""
-        if self.kind == "standard":
-            return (x - self.mean[j]) / self.scale[j]
-        if self.kind != "quantile":
-            return x
-        q = self.quantiles[:, j]
-        if np.isnan(q).all():
-            return np.full(len(x), np.nan)
-        # Average of forward and backward interpolation, as scikit-learn's
-        # QuantileTransformer: repeated quantiles map to their middle rank.
-        # In place: a few temporaries of one column, whatever the table's width.
-        ranks = np.interp(x, q, self.references)
-        ranks -= np.interp(-x, -q[::-1], -self.references[::-1])  # minus the backward's
-        ranks *= 0.5
-        np.clip(ranks, QUANTILE_CLIP, 1 - QUANTILE_CLIP, out=ranks)
-        return ndtri(ranks, out=ranks)
-
-
-class _NumericColumns:
-    """The numeric columns of a table as float64, each read when it is asked for.
-
-    A plain array's columns are views of it (or of one float64 copy of an
-    integer array); a DataFrame's are read one at a time, so encoding never
-    holds a float64 copy of the whole table.
-    """
-
-    def __init__(self, read, count: int, n_rows: int, block: np.ndarray | None = None):
-        self._read = read
-        self._count = count
-        self.n_rows = n_rows
-        self.block = block  # the 2-D float array of an array input, else None
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, k: int) -> np.ndarray:
-        if not 0 <= k < self._count:
-            raise IndexError(k)
-        return self._read(k)
-
-    def with_missing(self) -> list[int]:
-        """Positions of the columns that hold a missing value."""
-        if self.block is not None:
-            # One row-major pass, not a strided scan per column.
-            return np.flatnonzero(np.isnan(self.block).any(axis=0)).tolist()
-        return [k for k, column in enumerate(self) if np.isnan(column).any()]
-
-    def stacked(self) -> np.ndarray:
-        """All columns as one float64 array ``(n_rows, len(self))``."""
-        if self.block is not None:
-            return self.block
-        out = np.empty((self.n_rows, len(self)))
-        for k, column in enumerate(self):
-            out[:, k] = column
-        return out
-
-
-def _column_quantiles(column, weights, levels):
-    """Weighted inverted-CDF quantiles of the non-missing values.
-
-    With integer weights these equal the quantiles of the data with each row
-    repeated that many times, so sample weights act exactly like repetitions.
-    """
-    keep = ~np.isnan(column) & (weights > 0)
-    if not keep.any():
-        return np.full(len(levels), np.nan)
-    order = np.argsort(column[keep], kind="stable")
-    values = column[keep][order]
-    cumulative = np.cumsum(weights[keep][order])
-    positions = np.searchsorted(cumulative, levels * cumulative[-1], side="left")
-    return values[np.minimum(positions, len(values) - 1)]
 
 
 @dataclass

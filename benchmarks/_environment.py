@@ -33,7 +33,7 @@ def describe_environment() -> str:
     variables = ", ".join(f"{name}={os.environ[name]}" for name in ENVIRONMENT_VARIABLES
                           if name in os.environ) or "none set"
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-    cpu = _cpu_model() or platform.processor() or platform.machine()
+    cpu = cpu_model() or platform.processor() or platform.machine()
     return "\n".join([
         f"# torch {torch.__version__} ({backend} backend: {'; '.join(libraries)})",
         f"# torch threads: {torch.get_num_threads()} intra-op, "
@@ -43,7 +43,7 @@ def describe_environment() -> str:
     ])
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
     """The CPU's model name (Linux), e.g. Intel Xeon or AMD EPYC: they differ in how
     slowly they compute with subnormal floats."""
     try:

@@ -371,17 +371,6 @@ def parse_args(argv=None):
     return args
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 def environment(args) -> str:
     device = args.device
     if device == "cuda":
@@ -393,7 +382,8 @@ def environment(args) -> str:
         f"device: {device}; torch threads: {torch.get_num_threads()}; "
         f"os.cpu_count(): {os.cpu_count()}; "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
-        f"platform: {platform.platform()}; cpu: {cpu_model()}",
+        f"platform: {platform.platform()}; "
+        f"cpu: {_environment.cpu_model() or platform.processor() or '?'}",
     ]
     return "\n".join(lines)
 

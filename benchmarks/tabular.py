@@ -187,6 +187,9 @@ def main(argv=None):
                              "\"california\": 76}}'")
     parser.add_argument("--variant-seeds", type=int, default=None,
                         help="run the variants on the first this many seeds only")
+    parser.add_argument("--transformer-variant-seeds", type=int, default=None,
+                        help="the same for the Transformer variants (default: "
+                             "--variant-seeds)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for every model (default: torch's, one per core)")
@@ -211,8 +214,10 @@ def main(argv=None):
             for name in models:
                 if name == "realmlp" and seed >= args.realmlp_seeds:
                     continue
-                variant = name.startswith(("sknn ", "transformer "))
-                if variant and args.variant_seeds is not None and seed >= args.variant_seeds:
+                limit = (args.transformer_variant_seeds or args.variant_seeds
+                         if name.startswith("transformer ") else
+                         args.variant_seeds if name.startswith("sknn ") else None)
+                if limit is not None and seed >= limit:
                     continue
                 data = native if name == "hgb" else raw
                 score, seconds, speed = evaluate(name, task, data, seed, args.threads,

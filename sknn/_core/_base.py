@@ -516,19 +516,21 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
         """Floating-point type of the weights and data (see the ``dtype`` parameter)."""
-        if self.dtype == "auto" and self._autocast_dtype() is not None:
-            return torch.float32  # mixed precision runs on float32 weights
-        if self.dtype == "auto":
-            small = math.prod(X.shape) <= AUTO_FLOAT64_MAX_VALUES
-            exact = X.dtype == np.float64 and small and device.type == "cpu"
+        if self._encoding_dtype(X) is np.float32:
+            return torch.float32
+        if self.dtype == "auto":  # a small table: exact on the CPU when X is float64
+            exact = X.dtype == np.float64 and device.type == "cpu"
             return torch.float64 if exact else torch.float32
         return getattr(torch, self.dtype)
 
     def _encoding_dtype(self, X) -> type | None:
-        """``np.float32`` when the network will run in float32 whatever X encodes to
-        (so a large table is encoded straight to float32, with no float64 copy);
-        None: the encoding follows X, and :meth:`_compute_dtype` decides."""
-        large = math.prod(X.shape) > AUTO_FLOAT64_MAX_VALUES  # encoded: as many or more
+        """``np.float32`` when the network runs in float32 whatever X encodes to:
+        ``dtype='float32'``, or 'auto' under autocast (mixed precision runs on
+        float32 weights) or on more than ``AUTO_FLOAT64_MAX_VALUES`` values (an
+        encoding has as many or more). A large table is then encoded straight to
+        float32, with no float64 copy. None: the encoding follows X, and
+        :meth:`_compute_dtype` decides."""
+        large = math.prod(X.shape) > AUTO_FLOAT64_MAX_VALUES
         if self.dtype == "float32" or (self.dtype == "auto" and (
                 large or self._autocast_dtype() is not None)):
             return np.float32

@@ -375,3 +375,84 @@ def test_large_tables_are_encoded_straight_to_float32():
     explicit = MLPClassifier(max_iter=1, ensemble_size=1, random_state=0,
                              dtype="float64").fit(frame, y)
     assert explicit.encoder_.output_dtype is np.float64
+
+
+# -- encoding and embedding, computed the fast way, equal the definitions ----------
+def _interpolated_ranks(x, quantiles, references):
+    """scikit-learn's QuantileTransformer: mean of forward and backward interpolation."""
+    forward = np.interp(x, quantiles, references)
+    backward = -np.interp(-x, -quantiles[::-1], -references[::-1])
+    return (forward + backward) / 2
+
+
+@pytest.mark.parametrize("kind", ["continuous", "integer", "constant", "two values"])
+def test_quantile_ranks_equal_forward_and_backward_interpolation(kind):
+    from sknn._input._numeric import _quantile_ranks
+
+    rng = np.random.RandomState(0)
+    train = {"continuous": rng.standard_normal(3000),
+             "integer": rng.randint(0, 20, 3000).astype(float),
+             "constant": np.full(50, 3.0),
+             "two values": np.r_[np.zeros(500), np.ones(10)]}[kind]
+    references = np.linspace(0, 1, 100)
+    quantiles = np.quantile(train, references, method="inverted_cdf")
+    # Values between, on (repeated) and beyond the quantiles, and missing.
+    x = np.r_[rng.choice(train, 500), 30 * rng.standard_normal(500), quantiles,
+              -1e300, 1e300, np.nan]
+    ranks = _quantile_ranks(x, quantiles, references)
+    np.testing.assert_allclose(ranks, _interpolated_ranks(x, quantiles, references),
+                               rtol=0, atol=1e-15)
+    assert np.isnan(ranks[-1])
+
+
+def test_string_and_category_columns_encode_as_object_columns():
+    X, y = mixed_frame()
+    X.loc[3, "job"] = " "  # blank: missing, in every dtype
+    encoder = TabularEncoder()
+    expected = encoder.fit_transform(X)
+    for dtype in ["string", "str", "category"]:
+        np.testing.assert_array_equal(encoder.transform(X.astype({"job": dtype})), expected)
+    as_objects = X.astype({"city": object})
+    np.testing.assert_array_equal(encoder.transform(as_objects), expected)
+
+
+def test_categories_of_mixed_types_are_normalized_by_their_distinct_values():
+    from sknn._input._columns import _normalize_categories
+
+    values = [1, "1", "a", None, "a", 2.0, ""]
+    for series in (pd.Series(values, dtype=object),
+                   pd.Series(pd.Categorical(values[:-1] + [None],
+                                            categories=[1, "1", "a", 2.0, "unused"]))):
+        uniques, inverse = _normalize_categories(series)
+        rows = [None if i < 0 else uniques[i] for i in inverse]
+        assert rows == ["1", "1", "a", None, "a", "2.0", None]
+
+
+def test_piecewise_linear_embedding_equals_its_encoding_times_the_weights():
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    torch.manual_seed(0)
+    # Features with different bin counts (padded bins), one with a tiny bin.
+    edges = [torch.linspace(-2, 2, 6), torch.linspace(-1, 3, 4),
+             torch.tensor([0.0, 0.5, 0.5001, 2.0]), torch.sort(torch.randn(30)).values]
+    layer = PiecewiseLinearEmbedding(edges, d_embedding=8).double()
+    x = 3 * torch.randn(400, 4, dtype=torch.float64)
+    x[:3] = torch.stack([e[[0, 1, -1]] for e in edges], dim=1).double()  # on edges
+
+    def by_definition(weight, bias):
+        encoded = layer.encode(x)
+        assert encoded.shape == (400, 4, 29)
+        return torch.relu(torch.einsum("bfi,fio->bfo", encoded, weight) + bias).flatten(1)
+
+    def by_lookup(weight, bias):
+        state = {"weight": weight, "bias": bias, **dict(layer.named_buffers())}
+        return torch.func.functional_call(layer, state, (x,))
+
+    weight, bias = layer.weight.detach(), layer.bias.detach()
+    torch.testing.assert_close(by_lookup(weight, bias), by_definition(weight, bias))
+    backprop = torch.randn(400, 32, dtype=torch.float64)
+    gradients = [torch.func.grad(lambda w, b, f=f: (f(w, b) * backprop).sum(),
+                                 argnums=(0, 1))(weight, bias)
+                 for f in (by_lookup, by_definition)]
+    for lookup, definition in zip(*gradients):
+        torch.testing.assert_close(lookup, definition)

@@ -32,7 +32,17 @@ def _normalize_categories(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     rows are hashed in C; only the distinct values are looked at in Python, so a
     categorical column costs no Python work per row.
     """
-    array = values.to_numpy(dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype | pd.StringDtype):
+        # Distinct already (categories, strings): pandas' own codes, no Python
+        # object per row; only the distinct values are normalized.
+        inverse, uniques = values.factorize(use_na_sentinel=True)
+        uniques, unique_inverse = _normalize_array(np.asarray(uniques, dtype=object))
+        return uniques, np.where(inverse >= 0, unique_inverse[inverse], -1)
+    return _normalize_array(values.to_numpy(dtype=object))
+
+
+def _normalize_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_normalize_categories` of an object array."""
     if pd.api.types.infer_dtype(array, skipna=True) not in _UNIFORM_KINDS:
         array = _as_uniform(array)
     inverse, uniques = pd.factorize(array, use_na_sentinel=True)

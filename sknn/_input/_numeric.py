@@ -68,12 +68,7 @@ class _NumericScaler:
         q = self.quantiles[:, j]
         if np.isnan(q).all():
             return np.full(len(x), np.nan)
-        # Average of forward and backward interpolation, as scikit-learn's
-        # QuantileTransformer: repeated quantiles map to their middle rank.
-        # In place: a few temporaries of one column, whatever the table's width.
-        ranks = np.interp(x, q, self.references)
-        ranks -= np.interp(-x, -q[::-1], -self.references[::-1])  # minus the backward's
-        ranks *= 0.5
+        ranks = _quantile_ranks(x, q, self.references)
         np.clip(ranks, QUANTILE_CLIP, 1 - QUANTILE_CLIP, out=ranks)
         return ndtri(ranks, out=ranks)
 
@@ -115,6 +110,32 @@ class _NumericColumns:
         for k, column in enumerate(self):
             out[:, k] = column
         return out
+
+
+def _quantile_ranks(x: np.ndarray, quantiles: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """The rank in ``[0, 1]`` of each value of ``x`` among sorted ``quantiles``.
+
+    The average of forward and backward linear interpolation, as scikit-learn's
+    QuantileTransformer: linear between two distinct quantiles, the middle rank
+    of a repeated quantile on it (integer columns sit on them), and the end
+    ranks beyond them; missing values stay NaN. One search where two
+    interpolations need two; a few temporaries of one column, whatever the
+    table's width.
+    """
+    values, first, counts = np.unique(quantiles, return_index=True, return_counts=True)
+    starts, ends = references[first], references[first + counts - 1]
+    # Slope of the segment after each distinct value; 0 after the last, so values
+    # beyond it keep its end rank.
+    slopes = np.append((starts[1:] - ends[:-1]) / np.diff(values), 0.0)
+    position = np.searchsorted(values, x, side="right") - 1
+    segment = np.maximum(position, 0)
+    ranks = x - values[segment]
+    ranks *= slopes[segment]
+    ranks += ends[segment]
+    ranks[position < 0] = references[0]
+    on_value = x == values[segment]
+    ranks[on_value] = (starts[segment[on_value]] + ends[segment[on_value]]) / 2
+    return ranks
 
 
 def _column_quantiles(column, weights, levels):

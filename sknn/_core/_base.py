@@ -35,6 +35,7 @@ from sklearn.utils.validation import (
 from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
 from sknn._core._device import on_device, resolve_device, torch_threads
 from sknn._core._distributed import shared_seed
+from sknn._core._memory import keep_freed_memory
 from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
 from sknn._core._task import ClassificationTask
 from sknn._utils._errors import errors_naming, finite_outputs
@@ -567,6 +568,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
         ``work_rows``: the rows a training goes through (see ``default_n_threads``).
         """
+        if device.type == "cpu":
+            keep_freed_memory()
         with torch_threads(self.n_threads, work_rows), on_device(device):
             if seed is None:
                 yield
@@ -579,6 +582,7 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- predict ------------------------------------------------------------------
     def _predict_outputs(self, X) -> torch.Tensor:
         check_is_fitted(self)
+        keep_freed_memory()  # before encoding, whose columns are allocated too
         X = self._encoded_rows(self._validate_X(X, reset=False), None, fit=False)
         device = torch.device(self.net_.device)
         data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)

@@ -32,11 +32,12 @@ SUBNORMAL_SWEEP_STEPS = 64
 PREDICT_BATCH_VALUES = 2**20
 # Rows in one prediction batch. glibc serves blocks of 32 MiB and more with fresh
 # pages from the kernel at every allocation (zeroed, one page fault per 4 KiB),
-# and reuses smaller freed blocks. At 8,192 rows a default MLP's hidden
-# activations (4 members x 256 floats a row) were exactly 32 MiB: prediction
-# spent a third of its time faulting pages in. 2,048 rows keep them at 8 MiB and
-# predicted 1.3x faster on Adult (1,024-4,096 were alike; benchmarks/RESULTS.md).
-PREDICT_BATCH_ROWS = 2048
+# and returns freed blocks at the top of its heap to the kernel too. At 8,192 rows
+# a default MLP's hidden activations (4 members x 256 floats a row) were exactly
+# 32 MiB: prediction spent a third of its time faulting pages in. At 1,024 rows
+# they are 4 MiB, near the cores' caches: predict_proba ran 1.3x faster than at
+# 2,048 rows on Adult and 1.2x on a 50-column table (benchmarks/RESULTS.md).
+PREDICT_BATCH_ROWS = 1024
 
 
 class FitData:

@@ -57,7 +57,7 @@ class EnsembleMLP(nn.Module):
         layers: list[nn.Module] = []
         width = n_inputs
         for size in hidden_layer_sizes:
-            layers += [nn.Linear(width, size), make_activation(activation)]
+            layers += [nn.Linear(width, size), make_activation(activation, inplace=True)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = size
@@ -68,8 +68,11 @@ class EnsembleMLP(nn.Module):
         self.head_bias = nn.Parameter(torch.empty(n_members, n_outputs).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = self.body(x[:, None, :] * self.adapter)
-        members = torch.einsum("bkw,kwo->bko", hidden, self.head_weight) + self.head_bias
+        hidden = self.body(x[:, None, :] * self.adapter)  # (batch, k, width)
+        # Each member's output layer, batched over members on a (k, batch, width)
+        # view of the hidden layer rather than a copy of it.
+        members = torch.baddbmm(self.head_bias[:, None], hidden.transpose(0, 1),
+                                self.head_weight).transpose(0, 1)
         if self.training or self.return_members:
             return members
         return self.combine(members)

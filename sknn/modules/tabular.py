@@ -117,8 +117,10 @@ class PiecewiseLinearEmbedding(nn.Module):
         """The piecewise-linear encoding ``(batch, n_features, n_bins)`` of ``x``.
 
         ``forward`` equals ``relu(einsum('bfi,fio->bfo', encode(x), weight) + bias)``
-        without forming it (up to float rounding, and at a value exactly on an edge
-        of a bin narrower than float precision).
+        without forming it, up to float rounding, except at a value exactly on an
+        edge of a bin narrower than float precision, and for NaN, which the product
+        embeds as the bias alone and ``forward`` as NaN (sknn's encoder fills
+        missing values before they get here).
         """
         ratio = (x[..., None] - self.lefts) / self.widths
         # First and last bins extend linearly beyond the training range.

@@ -112,12 +112,15 @@ def _glibc() -> bool:
                                                         "gnu_get_libc_version")
 
 
-@pytest.mark.parametrize("variable", ["MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
-                                      "GLIBC_TUNABLES"])
-def test_malloc_thresholds_set_by_the_user_are_left_alone(monkeypatch, variable):
+@pytest.mark.parametrize("variable, value", [
+    ("MALLOC_TRIM_THRESHOLD_", "131072"), ("MALLOC_MMAP_THRESHOLD_", "131072"),
+    ("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072"),
+    ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"),
+])
+def test_malloc_thresholds_set_by_the_user_are_left_alone(monkeypatch, variable, value):
     from sknn._core._memory import keep_freed_memory
 
-    monkeypatch.setenv(variable, "131072")
+    monkeypatch.setenv(variable, value)
     assert keep_freed_memory.__wrapped__() is False
 
 
@@ -126,6 +129,7 @@ def test_malloc_thresholds_are_set_on_glibc_only(monkeypatch):
 
     for variable in _memory.GLIBC_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # other tunables
     assert _memory.keep_freed_memory.__wrapped__() is _glibc()
     monkeypatch.setattr(_memory.sys, "platform", "darwin")
     assert _memory.keep_freed_memory.__wrapped__() is False

@@ -432,12 +432,13 @@ def test_piecewise_linear_embedding_equals_its_encoding_times_the_weights():
     from sknn.modules.tabular import PiecewiseLinearEmbedding
 
     torch.manual_seed(0)
-    # Features with different bin counts (padded bins), one with a tiny bin.
+    # Features with different bin counts (padded bins), one with a bin of zero
+    # width (edges that differ in float64 are equal in float32).
     edges = [torch.linspace(-2, 2, 6), torch.linspace(-1, 3, 4),
-             torch.tensor([0.0, 0.5, 0.5001, 2.0]), torch.sort(torch.randn(30)).values]
+             torch.tensor([0.0, 0.5, 0.5, 2.0]), torch.sort(torch.randn(30)).values]
     layer = PiecewiseLinearEmbedding(edges, d_embedding=8).double()
     x = 3 * torch.randn(400, 4, dtype=torch.float64)
-    x[:3] = torch.stack([e[[0, 1, -1]] for e in edges], dim=1).double()  # on edges
+    x[:4] = torch.stack([e[[0, 1, 2, -1]] for e in edges], dim=1).double()  # on edges
 
     def by_definition(weight, bias):
         encoded = layer.encode(x)
@@ -456,3 +457,38 @@ def test_piecewise_linear_embedding_equals_its_encoding_times_the_weights():
                  for f in (by_lookup, by_definition)]
     for lookup, definition in zip(*gradients):
         torch.testing.assert_close(lookup, definition)
+
+
+def test_piecewise_linear_embedding_of_one_bin_is_linear_on_both_sides():
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    # Every feature with two edges (binary columns): one bin, first and last at once.
+    layer = PiecewiseLinearEmbedding([torch.tensor([0.0, 1.0]), torch.tensor([2.0, 4.0])], 3)
+    x = torch.tensor([[-1.0, 2.0], [0.5, 3.0], [2.0, 6.0]])
+    ratio = (x - torch.tensor([0.0, 2.0])) / torch.tensor([1.0, 2.0])
+    expected = torch.relu(ratio[..., None] * layer.weight[:, 0] + layer.bias).flatten(1)
+    torch.testing.assert_close(layer(x), expected)
+    torch.testing.assert_close(layer.encode(x), ratio[..., None])
+
+
+def test_quantile_ranks_of_float32_columns_are_computed_in_float64():
+    from sknn._input._numeric import _quantile_ranks
+
+    rng = np.random.RandomState(0)
+    column = rng.standard_normal(2000).astype(np.float32)
+    references = np.linspace(0, 1, 100)
+    quantiles = np.quantile(column, references, method="inverted_cdf")  # float32
+    ranks = _quantile_ranks(column, quantiles, references)
+    assert ranks.dtype == np.float64
+    np.testing.assert_allclose(
+        ranks, _interpolated_ranks(column.astype(np.float64), quantiles.astype(np.float64),
+                                   references), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "str", "category"])
+def test_a_category_column_missing_everywhere_predicts(dtype):
+    X, y = mixed_frame()
+    clf = MLPClassifier(**FAST).fit(X, y)
+    blank = X.head(3).assign(job=None).astype({"job": dtype})
+    expected = clf.predict_proba(X.head(3).assign(job=None))
+    np.testing.assert_array_equal(clf.predict_proba(blank), expected)

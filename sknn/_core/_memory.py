@@ -27,8 +27,10 @@ M_MMAP_THRESHOLD = -3
 # (DEFAULT_MMAP_THRESHOLD_MAX), and twice it for trimming, as glibc sets it.
 MMAP_THRESHOLD_BYTES = 32 * 2**20
 TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES
-# The user's own settings of the same thresholds, which win.
-GLIBC_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+# The user's own settings of the same thresholds, which win: environment variables,
+# or glibc tunables (GLIBC_TUNABLES=glibc.malloc.trim_threshold=...:...).
+GLIBC_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+GLIBC_TUNABLES = ("glibc.malloc.trim_threshold", "glibc.malloc.mmap_threshold")
 
 
 @functools.cache
@@ -36,8 +38,8 @@ def keep_freed_memory() -> bool:
     """Set glibc's trim and mmap thresholds to 64 and 32 MiB, once per process.
 
     Only on Linux with glibc, and only if the environment sets neither
-    threshold (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` or
-    ``GLIBC_TUNABLES``). Returns whether the thresholds were set.
+    threshold (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_``, or their
+    tunables in ``GLIBC_TUNABLES``). Returns whether the thresholds were set.
 
     Examples
     --------
@@ -45,7 +47,9 @@ def keep_freed_memory() -> bool:
     >>> isinstance(keep_freed_memory(), bool)
     True
     """
-    if not sys.platform.startswith("linux") or any(v in os.environ for v in GLIBC_VARIABLES):
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if (not sys.platform.startswith("linux") or any(v in os.environ for v in GLIBC_VARIABLES)
+            or any(name in tunables for name in GLIBC_TUNABLES)):
         return False
     try:
         libc = ctypes.CDLL(None)  # the C library this process already runs on

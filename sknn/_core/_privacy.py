@@ -93,7 +93,11 @@ def _constant_buffer_grad_sample(layer, activations, backprops):
         return (output * backprop[None]).sum()
 
     per_sample = torch.func.vmap(torch.func.grad(weighted_output), in_dims=(None, 0, 0))
-    grads = per_sample(params, activations[0].to(backprops.dtype), backprops)
+    with warnings.catch_warnings():
+        # vmap hands searchsorted (piecewise-linear embeddings) a strided view of
+        # the batch and torch warns about the copy it makes; nothing to act on.
+        warnings.filterwarnings("ignore", message="torch.searchsorted", category=UserWarning)
+        grads = per_sample(params, activations[0].to(backprops.dtype), backprops)
     return {p: grads[name] for name, p in layer.named_parameters() if p.requires_grad}
 
 

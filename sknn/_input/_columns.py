@@ -37,7 +37,7 @@ def _normalize_categories(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         # object per row; only the distinct values are normalized.
         inverse, uniques = values.factorize(use_na_sentinel=True)
         uniques, unique_inverse = _normalize_array(np.asarray(uniques, dtype=object))
-        return uniques, np.where(inverse >= 0, unique_inverse[inverse], -1)
+        return uniques, np.append(unique_inverse, -1)[inverse]  # -1 stays missing
     return _normalize_array(values.to_numpy(dtype=object))
 
 

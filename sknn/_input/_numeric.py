@@ -122,6 +122,9 @@ def _quantile_ranks(x: np.ndarray, quantiles: np.ndarray, references: np.ndarray
     interpolations need two; a few temporaries of one column, whatever the
     table's width.
     """
+    # In float64 whatever the table's type, as interpolation computes.
+    x = np.asarray(x, dtype=np.float64)
+    quantiles = np.asarray(quantiles, dtype=np.float64)
     values, first, counts = np.unique(quantiles, return_index=True, return_counts=True)
     starts, ends = references[first], references[first + counts - 1]
     # Slope of the segment after each distinct value; 0 after the last, so values

@@ -25,7 +25,9 @@ class PredictionInPlaceReLU(nn.ReLU):
     """ReLU that overwrites its input when no gradient is recorded.
 
     While autograd records, it returns a new tensor: hooks that wrap a layer's
-    output (Opacus' per-sample gradients) forbid changing it in place.
+    output (Opacus' per-sample gradients) forbid changing it in place. As with
+    ``nn.ReLU(inplace=True)``, a forward hook on the linear layer before it that
+    keeps that layer's output must keep a copy (``output.clone()``).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

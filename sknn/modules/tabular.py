@@ -99,8 +99,11 @@ class PiecewiseLinearEmbedding(nn.Module):
             encoded = torch.einsum("bfi,fio->bfo", self.encode(x), self.weight)
             return torch.relu(encoded + self.bias).flatten(1)
         n_features, n_bins = self.lefts.shape
-        bins = torch.searchsorted(self.lefts, x.T.contiguous(), right=True).T
-        bins = (bins - 1).clamp(0, n_bins - 1)  # below the first edge: the first bin
+        # The last bin whose left edge is below the value: a value on an edge counts
+        # as the full bin before it, and a bin of zero width (edges equal in float32)
+        # as empty, as in the encoding.
+        bins = torch.searchsorted(self.lefts, x.T.contiguous()).T
+        bins = (bins - 1).clamp(0, n_bins - 1)  # up to the first edge: the first bin
         rows = bins + torch.arange(0, n_features * n_bins, n_bins, device=x.device)
         ratio = (x - self.lefts.flatten()[rows]) / self.widths.flatten()[rows]
         # Only the last bin extends beyond its right edge (padded bins have left=inf
@@ -123,6 +126,8 @@ class PiecewiseLinearEmbedding(nn.Module):
         missing values before they get here).
         """
         ratio = (x[..., None] - self.lefts) / self.widths
+        if ratio.shape[-1] == 1:
+            return ratio  # one bin, both first and last: linear on both sides
         # First and last bins extend linearly beyond the training range.
         inner = ratio[..., 1:-1].clamp(0, 1)
         encoded = torch.cat([ratio[..., :1].clamp_max(1), inner,

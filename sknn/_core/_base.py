@@ -568,8 +568,7 @@ class BaseNeuralEstimator(BaseEstimator):
 
         ``work_rows``: the rows a training goes through (see ``default_n_threads``).
         """
-        if device.type == "cpu":
-            keep_freed_memory()
+        keep_freed_memory()  # the CPU side of any device: encoding, batches, outputs
         with torch_threads(self.n_threads, work_rows), on_device(device):
             if seed is None:
                 yield

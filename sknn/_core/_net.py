@@ -31,12 +31,12 @@ SUBNORMAL_SWEEP_STEPS = 64
 # 1,300 MNIST images, whose conv activations then stay in the 100s of MB.
 PREDICT_BATCH_VALUES = 2**20
 # Rows in one prediction batch. glibc serves blocks of 32 MiB and more with fresh
-# pages from the kernel at every allocation (zeroed, one page fault per 4 KiB),
-# and returns freed blocks at the top of its heap to the kernel too. At 8,192 rows
-# a default MLP's hidden activations (4 members x 256 floats a row) were exactly
-# 32 MiB: prediction spent a third of its time faulting pages in. At 1,024 rows
-# they are 4 MiB, near the cores' caches: predict_proba ran 1.3x faster than at
-# 2,048 rows on Adult and 1.2x on a 50-column table (benchmarks/RESULTS.md).
+# pages from the kernel at every allocation (zeroed, one page fault per 4 KiB): at
+# 8,192 rows a default MLP's hidden activations (4 members x 256 floats a row) were
+# exactly 32 MiB, and prediction spent a third of its time faulting pages in. At
+# 1,024 rows they are 4 MiB; with glibc's own thresholds it predicted 1.3x faster
+# than at 2,048 rows on Adult and 1.2x on a 50-column table, and alike once sknn
+# sets them (sknn/_core/_memory.py; benchmarks/RESULTS.md).
 PREDICT_BATCH_ROWS = 1024
 
 

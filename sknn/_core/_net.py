@@ -337,10 +337,17 @@ class SknnNet(NeuralNet):
         return next(self.module_.parameters()).dtype
 
     def predict_outputs(self, data: TensorData) -> torch.Tensor:
-        """Raw module outputs for every row of ``data``, on the CPU."""
+        """Raw module outputs for every row of ``data``, on the CPU.
+
+        Subnormal results are flushed to zero, as in training: weights of inputs
+        that carry no signal decay to tiny (normal) values whose products are
+        subnormal, and on many x86 CPUs each of those takes a slow microcode path
+        (a default model of a 50-column table predicted 1.7-1.9x faster flushed).
+        A product below 1.2e-38 changes no output above that size.
+        """
         self.module_.eval()
         outputs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), subnormals_flushed():
             for X, _, _ in self.get_iterator(data, training=False):
                 outputs.append(self.forward_pass(self.module_, X))
         return torch.cat(outputs).cpu()

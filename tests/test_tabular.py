@@ -492,3 +492,92 @@ def test_a_category_column_missing_everywhere_predicts(dtype):
     blank = X.head(3).assign(job=None).astype({"job": dtype})
     expected = clf.predict_proba(X.head(3).assign(job=None))
     np.testing.assert_array_equal(clf.predict_proba(blank), expected)
+
+
+# -- large tables are encoded in blocks of rows, on torch's threads -------------------
+def _set_block_rows(monkeypatch, rows):
+    import sknn._input._tabular as tabular
+
+    monkeypatch.setattr(tabular, "ENCODE_BLOCK_VALUES", 0)
+    monkeypatch.setattr(tabular, "ENCODE_MIN_BLOCK_ROWS", rows)
+
+
+def _tables_of_every_kind(n_rows):
+    frame = _mixed_frame(n_rows, 4)
+    rng = np.random.default_rng(1)
+    unusual = frame[["x1", "city"]].copy()  # columns pandas reads one by one
+    unusual["stamp"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(
+        rng.integers(0, 1000, n_rows), unit="D")
+    unusual["nullable"] = pd.array(rng.integers(0, 9, n_rows), dtype="Int64")
+    unusual.loc[::11, "nullable"] = pd.NA
+    return {"frame": frame,
+            "frame of unusual kinds": unusual,
+            "float array": frame[["x0", "x1", "x2", "x3"]].to_numpy(np.float32),
+            "integer array": rng.integers(-50, 50, (n_rows, 3)),
+            "object array": frame[["x1", "city"]].to_numpy(object)}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("kind", ["frame", "frame of unusual kinds", "float array",
+                                  "integer array", "object array"])
+def test_large_tables_encode_in_row_blocks_exactly_as_in_one(monkeypatch, kind, threads):
+    from sknn._core._device import torch_threads
+
+    X = _tables_of_every_kind(5_000)[kind]
+    spec = [1] if kind == "object array" else "from_dtype"
+    encoder = TabularEncoder(categorical_features=spec, n_bins=48)
+    whole_fit = encoder.fit_transform(X, dtype=np.float32)
+    whole = encoder.transform(X)
+    _set_block_rows(monkeypatch, 1_234)  # 5 blocks, the last short
+    with torch_threads(threads):
+        blocked_encoder = TabularEncoder(categorical_features=spec, n_bins=48)
+        np.testing.assert_array_equal(blocked_encoder.fit_transform(X, dtype=np.float32),
+                                      whole_fit)
+        np.testing.assert_array_equal(encoder.transform(X), whole)
+    for edges, blocked_edges in zip(encoder.bin_edges, blocked_encoder.bin_edges):
+        np.testing.assert_array_equal(edges, blocked_edges)
+
+
+@pytest.mark.parametrize("kind", ["frame", "float array"])
+def test_an_error_in_a_later_block_of_rows_is_raised_as_without_blocks(monkeypatch, kind):
+
+    X = _tables_of_every_kind(5_000)[kind]
+    encoder = TabularEncoder(estimator_name="MLPRegressor")
+    encoder.fit_transform(X)
+    X = X.copy()
+    if kind == "frame":
+        X.loc[4_321, "x2"] = np.inf
+        expected = "MLPRegressor: column 'x2' contains infinity"
+    else:
+        X[4_321, 2] = np.inf
+        expected = "MLPRegressor: column 2 contains infinity"
+    _set_block_rows(monkeypatch, 1_000)
+    with pytest.raises(ValueError, match=expected):
+        encoder.transform(X)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_estimators_threads_encode_a_large_table(monkeypatch, n_threads):
+    import concurrent.futures
+
+    import sknn._input._tabular as tabular
+
+    pools = []
+
+    class RecordingPool(concurrent.futures.ThreadPoolExecutor):
+        def __init__(self, max_workers):
+            pools.append(max_workers)
+            super().__init__(max_workers)
+
+    frame = _mixed_frame(3_000, 3)
+    y = (frame["x1"] > 0).to_numpy()
+    clf = MLPClassifier(max_iter=1, ensemble_size=1, random_state=0, n_threads=n_threads)
+    _set_block_rows(monkeypatch, 1_000)
+    monkeypatch.setattr(tabular, "ThreadPoolExecutor", RecordingPool)
+    clf.fit(frame, y)
+    fit_pools = list(pools)
+    proba = clf.predict_proba(frame)
+    assert fit_pools == pools[:len(fit_pools)] == ([] if n_threads == 1 else [2])
+    assert pools[len(fit_pools):] == ([] if n_threads == 1 else [2])
+    _set_block_rows(monkeypatch, 10_000)  # one block: the same
+    np.testing.assert_array_equal(clf.predict_proba(frame), proba)

@@ -231,7 +231,8 @@ class BaseNeuralEstimator(BaseEstimator):
             ensure_non_negative=True,
         )
         seed = shared_seed(self._seed()) + (self.n_iter_ if continuing else 0)
-        X = self._encoded_rows(X, sample_weight, fit=not continuing, seed=seed)
+        with torch_threads(self.n_threads):  # the threads that encode large tables
+            X = self._encoded_rows(X, sample_weight, fit=not continuing, seed=seed)
         if continuing:
             task = self.task_
         elif task is None:
@@ -581,11 +582,13 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- predict ------------------------------------------------------------------
     def _predict_outputs(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        keep_freed_memory()  # before encoding, whose columns are allocated too
-        X = self._encoded_rows(self._validate_X(X, reset=False), None, fit=False)
+        X = self._validate_X(X, reset=False)
         device = torch.device(self.net_.device)
-        data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
+        # The context's threads encode the table too, and its malloc setting is in
+        # place before encoding, whose columns are allocated too.
         with self._torch_context(device):
+            X = self._encoded_rows(X, None, fit=False)
+            data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
             return finite_outputs(self.net_.predict_outputs(data), type(self).__name__)
 
     def __sklearn_tags__(self):

@@ -87,6 +87,11 @@ def _column_name(table, j):
     return j if isinstance(table, np.ndarray) else table.columns[j]
 
 
+def _row_block(table, rows: slice):
+    """Rows ``rows`` of an array or a DataFrame (views where the type allows)."""
+    return table[rows] if isinstance(table, np.ndarray) else table.iloc[rows]
+
+
 def _column(table, j) -> pd.Series:
     if isinstance(table, np.ndarray):
         return pd.Series(table[:, j])

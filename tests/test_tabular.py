@@ -498,8 +498,7 @@ def test_a_category_column_missing_everywhere_predicts(dtype):
 def _set_block_rows(monkeypatch, rows):
     import sknn._input._tabular as tabular
 
-    monkeypatch.setattr(tabular, "ENCODE_BLOCK_VALUES", 0)
-    monkeypatch.setattr(tabular, "ENCODE_MIN_BLOCK_ROWS", rows)
+    monkeypatch.setattr(tabular, "ENCODE_BLOCK_ROWS", rows)
 
 
 def _tables_of_every_kind(n_rows):
@@ -577,7 +576,7 @@ def test_the_estimators_threads_encode_a_large_table(monkeypatch, n_threads):
     clf.fit(frame, y)
     fit_pools = list(pools)
     proba = clf.predict_proba(frame)
-    assert fit_pools == pools[:len(fit_pools)] == ([] if n_threads == 1 else [2])
-    assert pools[len(fit_pools):] == ([] if n_threads == 1 else [2])
+    assert fit_pools == [n_threads]
+    assert pools[len(fit_pools):] == [n_threads]
     _set_block_rows(monkeypatch, 10_000)  # one block: the same
     np.testing.assert_array_equal(clf.predict_proba(frame), proba)

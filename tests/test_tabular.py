@@ -580,3 +580,22 @@ def test_the_estimators_threads_encode_a_large_table(monkeypatch, n_threads):
     assert pools[len(fit_pools):] == [n_threads]
     _set_block_rows(monkeypatch, 10_000)  # one block: the same
     np.testing.assert_array_equal(clf.predict_proba(frame), proba)
+
+
+def test_auto_hidden_layer_sizes_narrow_the_first_layer_after_numeric_embeddings():
+    # 'auto': (128, 256) after numeric embeddings (the first layer then mixes a wide
+    # input), (256, 256) without them; explicit sizes are used as given.
+    frame = _mixed_frame(600, 3)
+    y = (frame["x1"] > 0).to_numpy()
+
+    def widths(**params):
+        model = MLPClassifier(max_iter=1, random_state=0, **params).fit(frame, y)
+        return [layer.out_features for layer in model.net_.module_.modules()
+                if isinstance(layer, torch.nn.Linear)]
+
+    assert widths() == [128, 256]  # continuous columns: piecewise-linear embeddings
+    assert widths(numeric_embedding="periodic") == [128, 256]
+    assert widths(numeric_embedding=None) == [256, 256]
+    assert widths(hidden_layer_sizes=(32, 16)) == [32, 16]
+    assert widths(ensemble_size=1) == [128, 256, 2]
+    assert MLPRegressor().hidden_layer_sizes == MLPClassifier().hidden_layer_sizes == "auto"

@@ -30,7 +30,8 @@ from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import ACTIVATION_NAMES, MLP
 
 _MLP_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "hidden_layer_sizes": [StrOptions({"auto"}), "array-like",
+                           Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(set(ACTIVATION_NAMES))],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "ensemble_size": [Interval(Integral, 1, None, closed="left")],
@@ -52,6 +53,16 @@ AUTO_MAX_BATCH_SIZE = 1024
 # length of the cosine schedule that ends training, within AUTO_EPOCH_BOUNDS.
 AUTO_TRAINING_ROWS = 400_000
 AUTO_EPOCH_BOUNDS = (3, 50)
+
+
+# hidden_layer_sizes='auto', by whether numeric columns are embedded. After the
+# embeddings (each numeric column 16 learned features) the first hidden layer
+# mixes a wide input, the largest product of the network: 128 units there instead
+# of 256 predict 1.3x and fit 1.2x faster, as accurate on Adult and 0.002 higher
+# RMSE on California (5 seeds, benchmarks/RESULTS.md). Without embeddings the
+# first layer is cheap and builds the features itself: 256 (on digits' 8x8 pixels
+# 128 was as accurate over 5 splits, but 0.967 against 0.975 on the main job's).
+AUTO_HIDDEN_LAYER_SIZES = {True: (128, 256), False: (256, 256)}
 
 
 class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
@@ -80,9 +91,15 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
             return max(low, min(high, -(-AUTO_TRAINING_ROWS // n_train)))
         return self.max_iter
 
+    def _hidden_layer_sizes(self, input_layer) -> list[int]:
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto'
+            embedded = getattr(input_layer, "numeric_embedding", None) is not None
+            return list(AUTO_HIDDEN_LAYER_SIZES[embedded])
+        return hidden_sizes(self)
+
     def _build_module(self, n_features, task):
-        sizes = hidden_sizes(self)
         input_layer = tabular_input_layer(self.encoder_)
+        sizes = self._hidden_layer_sizes(input_layer)
         width = n_features if input_layer is None else input_layer.out_features
         if self.ensemble_size > 1:
             body = EnsembleMLP(width, task.n_outputs, sizes, self.activation, self.dropout,
@@ -94,8 +111,9 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
 
 
 _MLP_PARAMS_DOC = """
-    hidden_layer_sizes : int or sequence of int, default=(256, 256)
-        Width of each hidden layer.
+    hidden_layer_sizes : 'auto', int or sequence of int, default='auto'
+        Width of each hidden layer. 'auto': ``(128, 256)`` when numeric columns
+        are embedded (``numeric_embedding``), else ``(256, 256)``.
     activation : {'relu', 'gelu', 'silu', 'tanh', 'logistic', 'leaky_relu', \
 'selu', 'identity'}, default='relu'
         Activation after each hidden layer.
@@ -202,7 +220,7 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
 
     def __init__(
         self,
-        hidden_layer_sizes=(256, 256),
+        hidden_layer_sizes="auto",
         activation="relu",
         *,
         dropout=0.0,
@@ -350,7 +368,7 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
 
     def __init__(
         self,
-        hidden_layer_sizes=(256, 256),
+        hidden_layer_sizes="auto",
         activation="relu",
         *,
         dropout=0.0,

@@ -396,3 +396,20 @@ def test_tensor_data_over_encoded_rows_delivers_tensors(tmp_path):
     batches = list(data_module.BatchIterator(data, batch_size=4))
     assert [len(b[0]) for b in batches] == [4, 4, 2]
     assert_array_equal(np.vstack([b[0].numpy() for b in batches]), mapped)
+
+
+def test_memmap_rows_are_encoded_with_subnormal_inputs_kept(tmp_path):
+    # Training and prediction flush subnormal results, a flag NumPy obeys too; the
+    # minibatches of a memmap are encoded inside them, and must be encoded as an
+    # in-memory table is (a float32 value below 1.2e-38 is not zero).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    X[:, 0] = rng.uniform(0, 1e-38, len(X)).astype(np.float32)
+    y = X[:, 0] * 1e38 + X[:, 1]
+    reg = MLPRegressor(hidden_layer_sizes=(16,), numeric_transform="standard",
+                       numeric_embedding=None, max_iter=5, random_state=0, n_threads=1,
+                       ensemble_size=1).fit(X, y)
+    mapped = to_memmap(X, tmp_path / "X.npy")
+    assert_array_equal(reg.predict(mapped), reg.predict(X))
+    from_disk = clone(reg).fit(mapped, y)
+    assert_array_equal(from_disk.predict(X), clone(reg).fit(X, y).predict(X))

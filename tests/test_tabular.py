@@ -599,3 +599,46 @@ def test_auto_hidden_layer_sizes_narrow_the_first_layer_after_numeric_embeddings
     assert widths(hidden_layer_sizes=(32, 16)) == [32, 16]
     assert widths(ensemble_size=1) == [128, 256, 2]
     assert MLPRegressor().hidden_layer_sizes == MLPClassifier().hidden_layer_sizes == "auto"
+
+
+@pytest.mark.parametrize("n_values", [0, 1, 2, 7, 8, 9, 1000, 1024])
+def test_branch_free_search_equals_numpys(n_values):
+    from sknn._input._numeric import _count_at_or_below
+
+    rng = np.random.default_rng(n_values)
+    values = np.unique(rng.normal(size=n_values) * 10.0 ** rng.integers(-40, 40, n_values))
+    for size in (5, 5_000):  # np.searchsorted itself below 1,024 values of x
+        x = np.concatenate([rng.choice(np.append(values, [-0.0, 0.0, 1e300, -1e300]), size),
+                            rng.normal(size=size), [-np.inf, np.inf]])
+        for dtype in (np.float64, np.float32):
+            with np.errstate(over="ignore"):  # 1e300 is infinite in float32
+                typed = x.astype(dtype)
+            np.testing.assert_array_equal(_count_at_or_below(values, typed),
+                                          np.searchsorted(values, typed, side="right"))
+
+
+def test_a_category_column_of_mixed_types_encodes_the_same_in_blocks(monkeypatch):
+    # A string among integer codes makes the whole column strings (so every code is
+    # unseen here), whichever block of rows the string is in.
+    rng = np.random.default_rng(0)
+    fit = pd.DataFrame({"x": rng.normal(size=500), "k": rng.integers(0, 3, 500)})
+    encoder = TabularEncoder(categorical_features=["k"])
+    encoder.fit_transform(fit)
+    X = pd.DataFrame({"x": rng.normal(size=5_000),
+                      "k": pd.Series(rng.integers(0, 3, 5_000), dtype=object)})
+    X.loc[4_999, "k"] = "new level"
+    whole = encoder.transform(X)
+    _set_block_rows(monkeypatch, 1_000)
+    np.testing.assert_array_equal(encoder.transform(X), whole)
+
+
+def test_the_first_invalid_column_is_named_whichever_block_fails_first(monkeypatch):
+    X = _tables_of_every_kind(5_000)["frame"]
+    encoder = TabularEncoder(estimator_name="MLPRegressor")
+    encoder.fit_transform(X)
+    X = X.copy()
+    X.loc[4_000, "x0"] = np.inf  # the first column, in the last block
+    X.loc[3, "x2"] = np.inf  # a later column, in the first block
+    _set_block_rows(monkeypatch, 1_000)
+    with pytest.raises(ValueError, match="MLPRegressor: column 'x0' contains infinity"):
+        encoder.transform(X)

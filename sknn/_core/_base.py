@@ -36,7 +36,7 @@ from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample,
 from sknn._core._device import on_device, resolve_device, torch_threads
 from sknn._core._distributed import shared_seed
 from sknn._core._memory import keep_freed_memory
-from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
+from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule, subnormals_kept
 from sknn._core._task import ClassificationTask
 from sknn._utils._errors import errors_naming, finite_outputs
 
@@ -156,7 +156,12 @@ class BaseNeuralEstimator(BaseEstimator):
         if fit:
             rows = encoder_sample(X.shape, seed)
             self._encode_X(X[rows], sample_weight[rows], fit=True)
-        return EncodedRows(X, lambda block: self._encode_X(block, None, fit=False))
+
+        def encode(block):  # in training and prediction, which flush subnormals
+            with subnormals_kept():  # NumPy obeys the flag too
+                return self._encode_X(block, None, fit=False)
+
+        return EncodedRows(X, encode)
 
     def _validate_X_y(self, X, y, reset: bool):
         name = type(self).__name__
@@ -584,9 +589,7 @@ class BaseNeuralEstimator(BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         device = torch.device(self.net_.device)
-        # The context's threads encode the table too, and its malloc setting is in
-        # place before encoding, whose columns are allocated too.
-        with self._torch_context(device):
+        with self._torch_context(device):  # its threads and malloc setting encode too
             X = self._encoded_rows(X, None, fit=False)
             data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
             return finite_outputs(self.net_.predict_outputs(data), type(self).__name__)

@@ -377,6 +377,22 @@ def subnormals_flushed():
             torch.set_flush_denormal(False)
 
 
+@contextlib.contextmanager
+def subnormals_kept():
+    """Keep subnormal floats on this thread inside the block (restored after).
+
+    For encoding inside a flushed training or prediction: the flag changes NumPy
+    too, and an input value below 1.2e-38 must be encoded as it is when the
+    table is encoded up front.
+    """
+    switched = _flushing_subnormals() and torch.set_flush_denormal(False)
+    try:
+        yield
+    finally:
+        if switched:
+            torch.set_flush_denormal(True)
+
+
 def _flushing_subnormals() -> bool:
     """Whether this thread flushes subnormal results to zero (FTZ/DAZ)."""
     return bool(torch.tensor(1e-30, dtype=torch.float32) * 1e-10 == 0)

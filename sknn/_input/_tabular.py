@@ -19,6 +19,7 @@ trains on, laid out as ``[numeric | missing indicators | category codes]``
 from __future__ import annotations
 
 import copy
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -236,29 +237,41 @@ class TabularEncoder:
         n_columns = len(numeric) + self.n_indicators + len(self.categories)
         out = np.empty((n_rows, n_columns), dtype=self.output_dtype)
         if n_rows <= ENCODE_BLOCK_ROWS:
-            self._encode_into(out, table, numeric)
+            self._encode_numeric_into(out, numeric)
+            self._encode_categories_into(out, table)
             return out
-        # Larger tables in blocks of rows on torch's threads: NumPy and pandas release
-        # the GIL in the work on a column. Each block is cut here, so no thread reads
-        # another's frame; an array's numeric columns, checked and converted once
-        # already, are viewed.
+        # Larger tables on torch's threads (NumPy and pandas release the GIL in the
+        # work on a column): numeric columns in blocks of rows, each category column
+        # whole, since its codes depend on the whole column (one string among
+        # numbers makes every value a string). Everything a thread reads is cut
+        # here, so no thread reads another's frame; an array's numeric columns,
+        # checked and converted once already, are viewed.
         blocks = [slice(start, min(start + ENCODE_BLOCK_ROWS, n_rows))
                   for start in range(0, n_rows, ENCODE_BLOCK_ROWS)]
-        parts = [(rows, _row_block(table, rows)) for rows in blocks]
-
-        def encode_block(rows_and_part):
-            rows, part = rows_and_part
-            columns = (self._numeric_columns(part) if numeric.block is None
-                       else numeric.rows(rows))
-            self._encode_into(out[rows], part, columns)
-
-        with ThreadPoolExecutor(min(torch.get_num_threads(), len(blocks))) as pool:
-            list(pool.map(encode_block, parts))  # list(): raises a block's error
+        tasks = [functools.partial(self._encode_block_into, out[rows], part,
+                                   numeric.rows(rows) if numeric.block is not None else None)
+                 for rows, part in ((rows, _row_block(table, rows)) for rows in blocks)]
+        tasks += [functools.partial(self._encode_category_into, out, k, _column(table, j))
+                  for k, j in enumerate(self.categorical_index)]
+        try:
+            with ThreadPoolExecutor(min(torch.get_num_threads(), len(tasks))) as pool:
+                list(pool.map(lambda task: task(), tasks))
+        except Exception:
+            # Raise what encoding in one pass raises: the first invalid column's
+            # error, whichever block met an error first.
+            self._encode_numeric_into(out, numeric)
+            self._encode_categories_into(out, table)
+            raise
         return out
 
-    def _encode_into(self, out: np.ndarray, table, numeric: _NumericColumns) -> None:
-        """Encode the rows of ``table`` into ``out``."""
-        n_numeric, n_indicators = len(numeric), len(self.indicator_index)
+    def _encode_block_into(self, out: np.ndarray, part, numeric: _NumericColumns | None):
+        """A block of rows' numeric columns (read from ``part`` if not given)."""
+        self._encode_numeric_into(out, self._numeric_columns(part) if numeric is None
+                                  else numeric)
+
+    def _encode_numeric_into(self, out: np.ndarray, numeric: _NumericColumns) -> None:
+        """Scaled numeric columns and missing-value indicators into ``out``."""
+        n_numeric = len(numeric)
         indicator_of = {k: n_numeric + i for i, k in enumerate(self.indicator_index)}
         for k, column in enumerate(numeric):
             scaled = self.scaler.scaled(k, column)
@@ -268,8 +281,14 @@ class TabularEncoder:
                 out[:, k] = np.where(np.isnan(scaled), 0.0, scaled)  # missing: the middle
             if k in indicator_of:
                 out[:, indicator_of[k]] = np.isnan(column)
-        for k, (j, cat) in enumerate(zip(self.categorical_index, self.categories)):
-            out[:, n_numeric + n_indicators + k] = cat.encode(_column(table, j))
+
+    def _encode_categories_into(self, out: np.ndarray, table) -> None:
+        for k, j in enumerate(self.categorical_index):
+            self._encode_category_into(out, k, _column(table, j))
+
+    def _encode_category_into(self, out: np.ndarray, k: int, column: pd.Series) -> None:
+        """Category codes of categorical column ``k`` into its column of ``out``."""
+        out[:, self.n_numeric + self.n_indicators + k] = self.categories[k].encode(column)
 
     # -- columns --------------------------------------------------------------
     def _as_table(self, X):

@@ -361,23 +361,11 @@ class SknnNet(NeuralNet):
         return outputs.to(self.module_dtype())
 
 
-@contextlib.contextmanager
 def subnormals_flushed():
-    """Flush subnormal floats to zero on this thread inside the block.
-
-    Restores the thread's previous setting afterwards (``torch.set_flush_denormal``
-    has no getter, so the setting is read off an operation that underflows).
-    """
-    was_flushing = _flushing_subnormals()
-    switched = not was_flushing and torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if switched:
-            torch.set_flush_denormal(False)
+    """Flush subnormal floats to zero on this thread inside the block (restored after)."""
+    return _subnormal_flushing(True)
 
 
-@contextlib.contextmanager
 def subnormals_kept():
     """Keep subnormal floats on this thread inside the block (restored after).
 
@@ -385,12 +373,23 @@ def subnormals_kept():
     too, and an input value below 1.2e-38 must be encoded as it is when the
     table is encoded up front.
     """
-    switched = _flushing_subnormals() and torch.set_flush_denormal(False)
+    return _subnormal_flushing(False)
+
+
+@contextlib.contextmanager
+def _subnormal_flushing(flush: bool):
+    """Set this thread's flush of subnormal floats inside the block.
+
+    Restores the thread's previous setting afterwards (``torch.set_flush_denormal``
+    has no getter, so the setting is read off an operation that underflows).
+    """
+    was_flushing = _flushing_subnormals()
+    switched = was_flushing != flush and torch.set_flush_denormal(flush)
     try:
         yield
     finally:
         if switched:
-            torch.set_flush_denormal(True)
+            torch.set_flush_denormal(was_flushing)
 
 
 def _flushing_subnormals() -> bool:

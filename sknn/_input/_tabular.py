@@ -237,8 +237,7 @@ class TabularEncoder:
         n_columns = len(numeric) + self.n_indicators + len(self.categories)
         out = np.empty((n_rows, n_columns), dtype=self.output_dtype)
         if n_rows <= ENCODE_BLOCK_ROWS:
-            self._encode_numeric_into(out, numeric)
-            self._encode_categories_into(out, table)
+            self._encode_into(out, table, numeric)
             return out
         # Larger tables on torch's threads (NumPy and pandas release the GIL in the
         # work on a column): numeric columns in blocks of rows, each category column
@@ -259,8 +258,7 @@ class TabularEncoder:
         except Exception:
             # Raise what encoding in one pass raises: the first invalid column's
             # error, whichever block met an error first.
-            self._encode_numeric_into(out, numeric)
-            self._encode_categories_into(out, table)
+            self._encode_into(out, table, numeric)
             raise
         return out
 
@@ -282,7 +280,9 @@ class TabularEncoder:
             if k in indicator_of:
                 out[:, indicator_of[k]] = np.isnan(column)
 
-    def _encode_categories_into(self, out: np.ndarray, table) -> None:
+    def _encode_into(self, out: np.ndarray, table, numeric: _NumericColumns) -> None:
+        """Encode the whole of ``table`` into ``out`` in one pass, column by column."""
+        self._encode_numeric_into(out, numeric)
         for k, j in enumerate(self.categorical_index):
             self._encode_category_into(out, k, _column(table, j))
 

@@ -62,3 +62,41 @@ def test_return_std_without_an_ensemble_is_a_clear_error(wave):
                                          r"this model was fitted with ensemble_size=1"):
         model.predict(X, return_std=True)
     assert model.predict(X).shape == (300,)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_members_without_gradients_equal_the_members_with_them(dropout):
+    # Without autograd the members' adapters are folded into the first layer's
+    # weights; with it (training, Opacus, Captum) the layer is called as usual.
+    torch.manual_seed(0)
+    net = EnsembleMLP(12, 3, (16, 8), n_members=4, dropout=dropout).eval()
+    x = torch.randn(50, 12)
+    with torch.no_grad():
+        folded = net(x)
+    called = net(x)
+    assert called.requires_grad
+    torch.testing.assert_close(folded, called.detach())
+    net.return_members = True
+    with torch.inference_mode():
+        assert net(x).shape == (50, 4, 3)
+
+
+def test_a_hook_on_the_first_layer_sees_it_called_without_gradients():
+    torch.manual_seed(0)
+    net = EnsembleMLP(6, 2, (8,), n_members=3).eval()
+    seen = []
+    handle = net.body[0].register_forward_hook(lambda layer, inputs, output: seen.append(
+        inputs[0].shape))
+    with torch.no_grad():
+        net(torch.randn(5, 6))
+    handle.remove()
+    assert seen == [(5, 3, 6)]  # the rows scaled by each member's adapter
+
+
+def test_an_ensemble_without_hidden_layers_predicts_without_gradients():
+    net = EnsembleMLP(4, 2, (), n_members=3).eval()
+    x = torch.randn(7, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net.combine(
+            torch.einsum("bki,kio->bko", x[:, None] * net.adapter, net.head_weight)
+            + net.head_bias))

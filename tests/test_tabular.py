@@ -726,3 +726,15 @@ def test_piecewise_linear_embedding_of_nan_is_nan():
 
     layer = PiecewiseLinearEmbedding([torch.linspace(0, 1, 5)], 3)
     assert torch.isnan(layer(torch.tensor([[math.nan]]))).all()
+
+
+def test_piecewise_linear_embedding_saturates_a_shorter_feature_at_infinity():
+    from sknn.modules.tabular import PiecewiseLinearEmbedding
+
+    layer = PiecewiseLinearEmbedding([torch.linspace(0, 3, 4), torch.tensor([0.0, 1.0])], 3)
+    x = torch.tensor([[0.5, math.inf], [0.5, 1e38], [0.5, 2.0]])
+    embedded = layer(x)
+    assert torch.isfinite(embedded).all()
+    torch.testing.assert_close(embedded[0], embedded[2])
+    torch.testing.assert_close(embedded, torch.relu(torch.einsum(
+        "bfi,fio->bfo", layer.encode(x), layer.weight) + layer.bias).flatten(1))

@@ -34,6 +34,20 @@ class PredictionInPlaceReLU(nn.ReLU):
         return torch.relu(x) if torch.is_grad_enabled() else torch.relu_(x)
 
 
+def tracing() -> bool:
+    """Whether a module is being traced into a graph (ONNX, ``torch.export``, compile).
+
+    Graphs need operations whose shapes and branches do not depend on values.
+
+    Examples
+    --------
+    >>> tracing()
+    False
+    """
+    return (torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+            or torch.compiler.is_compiling())
+
+
 def make_activation(name: str, inplace: bool = False) -> nn.Module:
     """Return a fresh activation module from its name.
 

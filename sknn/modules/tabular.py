@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from sknn.modules.mlp import tracing
+
 
 def embedding_dim(cardinality: int, max_dim: int = 32) -> int:
     """Width of a categorical embedding from its number of levels.
@@ -91,7 +93,9 @@ class PiecewiseLinearEmbedding(nn.Module):
         self.out_features = len(edges) * d_embedding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.onnx.is_in_onnx_export():  # ONNX has no searchsorted
+        if tracing():
+            # The definition, for graphs (ONNX has no searchsorted, and the cached
+            # search below reads its buffers' values, which tracing has not).
             encoded = torch.einsum("bfi,fio->bfo", self.encode(x), self.weight)
             return torch.relu(encoded + self.bias).flatten(1)
         # A value in bin t encodes 1 in every bin before t, its ratio in bin t and 0
@@ -103,7 +107,11 @@ class PiecewiseLinearEmbedding(nn.Module):
         rows = search.slots(x) + search.first_slots  # (batch, features)
         looked_up = nn.functional.embedding(rows, self._slot_table(search.n_slots))
         d = self.weight.shape[-1]
-        ratio = (x - looked_up[..., 2 * d]) * looked_up[..., 2 * d + 1]
+        # Within the float range, so that a value beyond a saturated slot's edge
+        # (inverse width 0) keeps ratio 0 there rather than inf * 0.
+        finite = torch.finfo(x.dtype)
+        left, inverse_width = looked_up[..., 2 * d], looked_up[..., 2 * d + 1]
+        ratio = (x.clamp(finite.min, finite.max) - left) * inverse_width
         embedded = torch.addcmul(looked_up[..., :d], ratio[..., None], looked_up[..., d:2 * d])
         return torch.relu_(embedded).flatten(1)
 
@@ -127,7 +135,12 @@ class PiecewiseLinearEmbedding(nn.Module):
         return table.flatten(0, 1)
 
     def _search_for(self, x: torch.Tensor) -> _SlotSearch:
-        """The slot search for inputs like ``x``, built once per buffers, device and dtype."""
+        """The slot search for inputs like ``x``, built once per buffers, device and dtype.
+
+        Rebuilt when the buffers are replaced or changed in place through
+        autograd's view of them (``load_state_dict``, ``.to()``); not after a
+        change through ``.data``, which no version counter sees.
+        """
         key = (x.dtype, x.device, self.lefts.data_ptr(), self.widths.data_ptr(),
                _version(self.lefts), _version(self.widths))
         cached = self.__dict__.get("_search")

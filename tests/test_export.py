@@ -136,15 +136,22 @@ def test_onnx_written_to_path_and_torch_export_round_trip(tmp_path):
     reg = MLPRegressor((8,), ensemble_size=2, **FAST).fit(X, y)
     data = to_onnx(reg, tmp_path / "model.onnx", opset_version=14)
     assert (tmp_path / "model.onnx").read_bytes() == data
-    to_torch_export(reg, tmp_path / "model.pt2")
+    inputs = torch.as_tensor(prepare_input(reg, X))
+    np.testing.assert_allclose(_exported_outputs(reg, inputs, tmp_path), reg.predict(X),
+                               rtol=1e-6)
+    with torch.no_grad():
+        np.testing.assert_allclose(inference_model(reg)(inputs).numpy(), reg.predict(X),
+                                   rtol=1e-6)
+
+
+def _exported_outputs(estimator, inputs, tmp_path):
+    """The outputs of ``estimator`` written by ``to_torch_export`` and loaded back."""
+    to_torch_export(estimator, tmp_path / "model.pt2")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torch's note on CPU weights
         loaded = torch.export.load(tmp_path / "model.pt2").module()
-    inputs = torch.as_tensor(prepare_input(reg, X))
     with torch.no_grad():
-        np.testing.assert_allclose(loaded(inputs).numpy(), reg.predict(X), rtol=1e-6)
-        np.testing.assert_allclose(inference_model(reg)(inputs).numpy(), reg.predict(X),
-                                   rtol=1e-6)
+        return loaded(inputs).numpy()
 
 
 @pytest.mark.parametrize("numeric_embedding", ["piecewise_linear", "periodic"])
@@ -154,14 +161,9 @@ def test_torch_export_of_numeric_embeddings_round_trips(tmp_path, numeric_embedd
     rng = np.random.RandomState(0)
     X = rng.randn(300, 3)
     reg = MLPRegressor(numeric_embedding=numeric_embedding, **FAST).fit(X, X.sum(axis=1))
-    to_torch_export(reg, tmp_path / "model.pt2")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch's note on CPU weights
-        loaded = torch.export.load(tmp_path / "model.pt2").module()
     inputs = torch.as_tensor(prepare_input(reg, X))
-    with torch.no_grad():
-        np.testing.assert_allclose(loaded(inputs).numpy(), reg.predict(X), rtol=1e-5,
-                                   atol=1e-6)
+    np.testing.assert_allclose(_exported_outputs(reg, inputs, tmp_path), reg.predict(X),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_export_errors_are_pinned():

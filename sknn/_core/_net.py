@@ -400,17 +400,20 @@ def _subnormal_flushing(flush: bool, workers: bool):
     off an operation that underflows. The workers' own settings cannot be read:
     they start like this thread's and are left like it afterwards.
     """
+    def set_flushing(enabled: bool) -> None:
+        if workers:
+            on_each_thread(lambda: torch.set_flush_denormal(enabled))
+        else:
+            torch.set_flush_denormal(enabled)
+
     was_flushing = _flushing_subnormals()
-    if workers:
-        on_each_thread(lambda: torch.set_flush_denormal(flush))
-    switched = was_flushing != flush and torch.set_flush_denormal(flush)
+    if workers or was_flushing != flush:  # the workers' setting is unknown: set it
+        set_flushing(flush)
     try:
         yield
     finally:
-        if switched and workers:
-            on_each_thread(lambda: torch.set_flush_denormal(was_flushing))
-        elif switched:
-            torch.set_flush_denormal(was_flushing)
+        if was_flushing != flush:
+            set_flushing(was_flushing)
 
 
 def _flushing_subnormals() -> bool:

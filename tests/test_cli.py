@@ -281,14 +281,12 @@ def test_parquet_without_pyarrow_says_how_to_get_it(capsys, table, monkeypatch):
     assert "needs pyarrow: pip install pyarrow" in err
 
 
-def test_models_not_in_sknn_yet_say_so_and_appear_when_they_land(capsys, table,
-                                                                  monkeypatch):
-    monkeypatch.delattr(sknn, "TransformerClassifier", raising=False)
-    err = error_line(capsys, ["fit", table, "--target", "label",
-                              "--model", "transformer"])
-    assert "has no TransformerClassifier yet (planned); available: mlp" in err
-    monkeypatch.setattr(sknn, "TransformerClassifier", MLPClassifier, raising=False)
-    assert estimator_class("transformer", "classification") is MLPClassifier
+@pytest.mark.parametrize("model", ["mlp", "cnn", "rnn", "transformer"])
+def test_every_model_choice_is_an_sknn_estimator(model):
+    for task, kind in (("classification", "Classifier"), ("regression", "Regressor")):
+        cls = estimator_class(model, task)
+        assert cls.__module__.startswith("sknn._estimators")
+        assert cls.__name__ == model.upper().replace("TRANSFORMER", "Transformer") + kind
 
 
 def test_params_are_literals_or_strings():
@@ -384,3 +382,82 @@ def test_pipeline_files_that_cannot_be_used_are_one_line(capsys, table, tmp_path
                    "ColumnTransformer, a search's best_estimator_, ...) need skops: pip "
                    'install "sknn[pipelines]". A bare sknn estimator saves and loads '
                    "without it.")
+
+
+# -- usage, start-up and unusual CSVs (issue 26, item 5) ------------------------------------
+def test_help_answers_without_importing_torch(tmp_path):
+    code = ("import sys, time; start = time.perf_counter(); from sknn._cli import main; "
+            "status = main(['--help']); "
+            "print(status, 'torch' in sys.modules, time.perf_counter() - start)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    status, imported_torch, seconds = result.stdout.strip().splitlines()[-1].split()
+    assert (status, imported_torch) == ("0", "False")
+    assert float(seconds) < 1.0  # importing torch and skorch alone takes about 3 s
+
+
+def test_import_sknn_is_cheap_until_a_public_name_is_used():
+    code = ("import sys, sknn; before = 'torch' in sys.modules; sknn.MLPClassifier; "
+            "print(before, 'torch' in sys.modules, 'sknn.callbacks' in sys.modules, "
+            "sorted(set(sknn.__all__) - set(dir(sknn))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split("\n")[0] == "False True True []", result.stderr
+    with pytest.raises(AttributeError, match="module 'sknn' has no attribute 'MLP'"):
+        sknn.MLP  # noqa: B018
+
+
+@pytest.mark.parametrize("argv", [["nonsense"], ["fit", "--no-such-option"],
+                                  ["fit", "--model", "svm"], ["fit", "--cv", "two"], []])
+def test_usage_errors_exit_with_status_2_as_documented(capsys, argv):
+    if not argv:  # no command at all runs the main job: not a usage error
+        assert build_parser().parse_args(["benchmark", "--no-plot"]).plot is None
+        return
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: sknn") and "sknn" in err.splitlines()[-1]
+    assert "error:" in err.splitlines()[-1]
+
+
+def test_help_exits_with_status_0(capsys):
+    assert main(["predict", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--sep", "--na-values", "--decimal", "--encoding"):
+        assert option in out
+
+
+def test_semicolon_separated_oddly_coded_csv(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=40).round(3)
+    frame = pd.DataFrame({"a": a, "b": rng.normal(size=40).round(3),
+                          "city": rng.choice(["Zürich", "Genève"], 40)})
+    frame.loc[::7, "b"] = -999.0  # the file's code for a missing value
+    frame["label"] = np.where(a > 0, "ja", "nein")
+    path = tmp_path / "european.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False, encoding="latin-1")
+
+    err = error_line(capsys, ["fit", path, "--target", "label"])
+    assert err == (f"sknn: error: cannot read {path}: it is not utf-8 text (byte fc at "
+                   "3); pass its encoding, for example --encoding latin-1")
+    err = error_line(capsys, ["fit", path, "--target", "label", "--encoding", "latin-1"])
+    assert err == (f"sknn: error: cannot read {path}: its header 'a;b;city;label' was "
+                   "read as one column with --sep ','; the file seems separated by ';': "
+                   "pass --sep ';'")
+
+    from sknn._cli._common import read_table
+
+    read = read_table(str(path), sep=";", na_values=["-999"], decimal=",",
+                      encoding="latin-1")
+    assert read["a"].dtype == np.float64 and np.allclose(read["a"], a)
+    assert read["b"].isna().sum() == len(frame.loc[::7])
+    assert set(read["city"]) == {"Zürich", "Genève"}
+
+    output = tmp_path / "m.sknn"
+    status = main(["fit", str(path), "--target", "label", "--sep", ";", "--decimal", ",",
+                   "--na-values", "-999", "--encoding", "latin-1", "--cv", "0",
+                   "-o", str(output), *FAST])
+    assert status == 0
+    model = sknn.load(output)
+    assert list(model.feature_names_in_) == ["a", "b", "city"]
+    assert model.encoder_.kinds == ["numeric", "numeric", "categorical"]
+    assert model.encoder_.indicator_index == [1]  # -999 read as missing

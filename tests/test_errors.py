@@ -113,11 +113,12 @@ def test_empty_X_at_predict(data, cls):
 def test_three_dimensional_X(data, cls):
     X, y = data
     est = _make(cls)
-    with pytest.raises(ValueError, match=rf"Found array with dim 3.*{cls.__name__}"):
+    with pytest.raises(ValueError, match=rf"{cls.__name__} reads tables of shape"):
         est.fit(X.reshape(30, 3, 1), y)
     _assert_unfitted(est)
     est.fit(X, y)
-    with pytest.raises(ValueError, match=rf"Found array with dim 3.*{cls.__name__}"):
+    with pytest.raises(ValueError, match=rf"{cls.__name__} was fitted on a table of 3 "
+                       r"columns; got X of shape \(30, 3, 1\)\."):
         est.predict(X.reshape(30, 3, 1))
 
 
@@ -410,3 +411,62 @@ def test_predict_before_fit(data, cls):
     with pytest.raises(NotFittedError, match=rf"This {cls.__name__} instance is not "
                                              "fitted yet"):
         _make(cls).predict(X)
+
+
+# -- a new user's inputs (issue 26, item 5) ------------------------------------------------
+@pytest.mark.parametrize("missing", [None, np.nan, pd.NA])
+def test_a_missing_label_in_y_is_named_with_its_row(data, missing):
+    X, _ = data
+    y = pd.Series(["a", "b"] * 15, dtype=object)
+    y[4] = missing
+    with pytest.raises(ValueError, match=r"MLPClassifier: y has 1 missing value \(None, NaN "
+                       r"or pd\.NA\) at row 4; drop those rows or fill them in"):
+        _make(MLPClassifier).fit(X, y)
+
+
+def test_missing_targets_of_a_nullable_regression_y_are_named(data):
+    X, _ = data
+    y = pd.Series(list(np.arange(30.0)), dtype=object)
+    y[[2, 7]] = [None, pd.NA]
+    with pytest.raises(ValueError, match=r"MLPRegressor: y has 2 missing values .* at rows "
+                       r"2, 7;"):
+        _make(MLPRegressor).fit(X, y)
+
+
+def test_a_numeric_y_with_nan_keeps_scikit_learns_message(data):
+    X, _ = data
+    y = np.arange(30.0)
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="MLPRegressor: Input y contains NaN"):
+        _make(MLPRegressor).fit(X, y)
+
+
+def test_class_weight_keys_that_are_not_labels_are_refused(data):
+    X, _ = data
+    y = np.array(["cat", "dog"] * 15)
+    # Every label weighted plus a typo: scikit-learn would ignore the typo silently.
+    est = _make(MLPClassifier, class_weight={"cat": 1.0, "dog": 2.0, "dgo": 5.0})
+    with pytest.raises(ValueError, match=r"MLPClassifier: class_weight has keys \['dgo'\] "
+                       r"that are not labels of y; the labels are \['cat', 'dog'\]"):
+        est.fit(X, y)
+    _make(MLPClassifier, class_weight={"dog": 2.0}).fit(X, y)  # a subset is fine
+
+
+def test_class_weight_keys_are_checked_against_partial_fits_classes(data):
+    X, y = data
+    est = _make(MLPClassifier, class_weight={0: 1.0, 2: 3.0})
+    est.partial_fit(X, y, classes=[0, 1, 2])  # 2 is a label, though not in this batch
+    with pytest.raises(ValueError, match=r"class_weight has keys \[5\]"):
+        _make(MLPClassifier, class_weight={5: 1.0}).partial_fit(X, y, classes=[0, 1])
+
+
+@pytest.mark.parametrize("cls, kind", [(MLPClassifier, "Classifier"),
+                                       (MLPRegressor, "Regressor")])
+def test_three_dimensional_input_to_the_mlp_points_to_the_sequence_estimators(data, cls,
+                                                                               kind):
+    X, y = data
+    with pytest.raises(ValueError, match=(
+            rf"{cls.__name__} reads tables of shape \(n_samples, n_features\); got X of "
+            rf"shape \(30, 3, 1\)\. For sequences or images use CNN{kind}, RNN{kind} or "
+            rf"Transformer{kind}, or flatten X")):
+        _make(cls).fit(X.reshape(30, 3, 1), y)

@@ -368,8 +368,8 @@ def test_images_are_refused():
 def test_table_model_refuses_series_and_series_model_other_channels(frame, series):
     X, y = frame
     clf = _make().fit(X, y)
-    with pytest.raises(ValueError, match=r"Found array with dim 3, while dim <= 2 is required by "
-                       r"TransformerClassifier"):
+    with pytest.raises(ValueError, match=r"TransformerClassifier was fitted on a table of 4 "
+                       r"columns; got X of shape \(2, 4, 3\)\."):
         clf.predict(np.zeros((2, 4, 3)))
     Xs, ys = series
     clf = _make().fit(Xs, ys)

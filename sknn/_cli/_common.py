@@ -30,8 +30,13 @@ class CliError(Exception):
 
 
 # -- data -------------------------------------------------------------------------
-def read_table(path: str):
-    """Read a CSV or Parquet file into a DataFrame, or raise CliError."""
+def read_table(path: str, sep: str = ",", na_values: list[str] | None = None,
+               decimal: str = ".", encoding: str | None = None):
+    """Read a CSV or Parquet file into a DataFrame, or raise CliError.
+
+    ``sep``, ``na_values``, ``decimal`` and ``encoding`` are pandas' CSV options
+    (Parquet files carry their own types).
+    """
     import pandas as pd
 
     file = Path(path)
@@ -47,9 +52,31 @@ def read_table(path: str):
             raise CliError(f"reading Parquet ({path}) needs pyarrow: "
                            "pip install pyarrow") from None
     try:
-        return pd.read_csv(file) if suffix == ".csv" else pd.read_parquet(file)
+        if suffix != ".csv":
+            return pd.read_parquet(file)
+        frame = pd.read_csv(file, sep=sep, na_values=na_values, decimal=decimal,
+                            encoding=encoding)
+    except UnicodeDecodeError as error:
+        raise CliError(f"cannot read {path}: it is not {error.encoding} text (byte "
+                       f"{error.object[error.start:error.start + 1].hex()} at "
+                       f"{error.start}); pass its encoding, for example --encoding "
+                       "latin-1") from None
     except Exception as error:  # pandas' parsers raise many types
         raise CliError(f"cannot read {path}: {one_line(error)}") from None
+    _refuse_unsplit_columns(frame, path, sep)
+    return frame
+
+
+def _refuse_unsplit_columns(frame, path: str, sep: str) -> None:
+    """A file of one column whose name holds another separator was split wrongly."""
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    found = [other for other in (";", "\t", "|", ",") if other != sep and other in header]
+    if found:
+        raise CliError(f"cannot read {path}: its header {one_line(header)[:60]!r} was "
+                       f"read as one column with --sep {sep!r}; the file seems separated "
+                       f"by {found[0]!r}: pass --sep {found[0]!r}")
 
 
 def load_builtin(name: str):
@@ -63,7 +90,8 @@ def load_table(args):
     """The DataFrame the command works on and a short name of where it came from."""
     if args.data is None:
         return load_builtin(args.dataset), f"{args.dataset} (built-in)"
-    return read_table(args.data), args.data
+    return read_table(args.data, sep=args.sep, na_values=args.na_values,
+                      decimal=args.decimal, encoding=args.encoding), args.data
 
 
 def split_target(frame, target: str | None, source: str, from_file: bool):
@@ -120,13 +148,7 @@ def estimator_class(model: str, task: str):
     import sknn
 
     name = MODELS[model] + ("Classifier" if task == "classification" else "Regressor")
-    cls = getattr(sknn, name, None)
-    if cls is None:
-        available = [key for key, prefix in MODELS.items()
-                     if hasattr(sknn, prefix + "Classifier")]
-        raise CliError(f"--model {model}: sknn {sknn.__version__} has no {name} yet "
-                       f"(planned); available: {', '.join(available)}")
-    return cls
+    return getattr(sknn, name)
 
 
 def parse_params(pairs: list[str]) -> dict:

@@ -5,7 +5,8 @@ command reads a CSV or Parquet file, or with no file a dataset that
 scikit-learn ships (no download). With no arguments at all, ``sknn`` runs
 ``sknn benchmark --no-plot`` on the digits dataset: the project's main job.
 Errors a user can fix (a missing file or column, a bad parameter, a file that
-is not an sknn model) print one line to stderr and exit with status 1.
+is not an sknn model) print one line to stderr and exit with status 1; usage
+errors (an unknown command or option) print the usage and exit with status 2.
 """
 
 from __future__ import annotations
@@ -54,10 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     status : int
-        0 on success, 1 on a user error, 130 when interrupted.
+        0 on success (and for ``--help``), 1 on a mistake in the data, the model
+        file or a ``--param``, 2 on a usage error (an unknown command or option,
+        an option's value of the wrong type or not among its choices), 130 when
+        interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv or ["benchmark", "--no-plot"])
+    try:
+        args = build_parser().parse_args(argv or ["benchmark", "--no-plot"])
+    except SystemExit as exit_:  # --help (0) or a usage error (2), printed by argparse
+        return exit_.code
     try:
         args.command(args)
     except CliError as error:
@@ -95,6 +102,7 @@ def _add_data_arguments(parser, target_required: bool):
         help="a .csv or .parquet file (Parquet needs pyarrow); without it, the "
         "built-in dataset named by --dataset",
     )
+    _add_csv_arguments(parser)
     parser.add_argument(
         "--target", metavar="COL", required=False,
         help="column to predict" + (" (required with DATA; 'target' for built-in "
@@ -107,11 +115,25 @@ def _add_data_arguments(parser, target_required: bool):
     )
 
 
+def _add_csv_arguments(parser):
+    csv = parser.add_argument_group("reading a CSV file")
+    csv.add_argument("--sep", default=",", metavar="CHAR",
+                     help="field separator (default: ','; for example ';' or '\\t')")
+    csv.add_argument("--na-values", action="append", metavar="VALUE",
+                     help="a value that means missing, besides pandas' own ('', 'NA', "
+                     "'NaN', 'null', ...); repeat for several, e.g. --na-values '?' "
+                     "--na-values -999")
+    csv.add_argument("--decimal", default=".", metavar="CHAR",
+                     help="decimal mark of numbers (default: '.'; ',' for 3,14)")
+    csv.add_argument("--encoding", metavar="NAME",
+                     help="text encoding (default: UTF-8; e.g. latin-1, cp1252)")
+
+
 def _add_model_arguments(parser):
     parser.add_argument(
         "--model", choices=sorted(MODELS), default="mlp",
-        help="network architecture (default: mlp); models not in this sknn version "
-        "yet say so",
+        help="network architecture (default: mlp); cnn, rnn and transformer read each "
+        "row as a series of the feature columns",
     )
     parser.add_argument(
         "--task", choices=["auto", "classification", "regression"], default="auto",
@@ -159,6 +181,7 @@ def _add_predict(commands):
     parser.add_argument("data", nargs="?", metavar="DATA",
                         help="a .csv or .parquet file with the model's feature columns "
                         "(others are ignored); without it, the built-in --dataset")
+    _add_csv_arguments(parser)
     parser.add_argument("--dataset", choices=sorted(BUILTIN_DATASETS),
                         default=DEFAULT_DATASET,
                         help=f"built-in dataset used without DATA (default: "

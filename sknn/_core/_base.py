@@ -37,7 +37,7 @@ from sknn._core._device import on_device, resolve_device, torch_threads
 from sknn._core._distributed import shared_seed
 from sknn._core._memory import keep_freed_memory
 from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule, subnormals_kept
-from sknn._core._task import ClassificationTask
+from sknn._core._task import ClassificationTask, refuse_missing_targets
 from sknn._utils._errors import errors_naming, finite_outputs
 
 SOLVERS = {
@@ -119,7 +119,7 @@ class BaseNeuralEstimator(BaseEstimator):
     def _make_task(self, y, classes=None, sample_weight=None):
         raise NotImplementedError
 
-    def _row_weights(self, y, sample_weight):
+    def _row_weights(self, y, sample_weight, task):
         """Per-row loss weights before normalization (classifiers add class_weight)."""
         return sample_weight
 
@@ -165,8 +165,7 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _validate_X_y(self, X, y, reset: bool):
         name = type(self).__name__
-        if y is None:
-            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        refuse_missing_targets(y, name)
         X = self._validate_X(X, reset=reset)
         y = self._raise_with_name(
             _check_y, y, multi_output=True, y_numeric=not self._is_classifier(),
@@ -243,7 +242,7 @@ class BaseNeuralEstimator(BaseEstimator):
         elif task is None:
             task = self._make_task(y, classes, sample_weight)
         y_encoded = task.encode(y, name)
-        weights = self._row_weights(y, sample_weight)
+        weights = self._row_weights(y, sample_weight, task)
 
         device = self._resolve_device()
         early_stopping = self._early_stopping_active(len(y)) and not incremental

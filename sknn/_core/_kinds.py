@@ -31,10 +31,18 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         return self._raise_with_name(ClassificationTask.from_target, y, type(self).__name__,
                                      classes)
 
-    def _row_weights(self, y, sample_weight):
+    def _row_weights(self, y, sample_weight, task):
         if self.class_weight is None:
             return sample_weight
-        class_weights = compute_sample_weight(self.class_weight, y)
+        if isinstance(self.class_weight, dict) and not task.multilabel:
+            _check_class_weight_keys(self.class_weight, task.classes, type(self).__name__)
+            # By label, not through compute_sample_weight: with partial_fit a weighted
+            # label may be absent from this batch.
+            class_weights = np.ones(len(y))
+            for label, weight in self.class_weight.items():
+                class_weights[np.asarray(y) == label] = weight
+        else:
+            class_weights = compute_sample_weight(self.class_weight, y)
         return class_weights if sample_weight is None else class_weights * sample_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -210,3 +218,14 @@ class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
         """
         outputs = self._predict_outputs(X)
         return self.task_.predict(outputs)
+
+
+def _check_class_weight_keys(class_weight: dict, classes: np.ndarray, estimator_name: str):
+    """Refuse ``class_weight`` keys that are no label: a typo would weigh nothing."""
+    labels = classes.tolist()
+    unknown = [key for key in class_weight if key not in labels]
+    if unknown:
+        raise ValueError(
+            f"{estimator_name}: class_weight has keys {unknown} that are not labels of y; "
+            f"the labels are {classes.tolist()}."
+        )

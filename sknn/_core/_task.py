@@ -9,6 +9,7 @@ training path is shared.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
@@ -312,3 +313,28 @@ class DistillationLoss(nn.Module):
         hard_loss = -(hard * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
         loss = self.alpha * soft_loss + (1 - self.alpha) * hard_loss
         return loss.mean() if self.reduction == "mean" else loss
+
+
+def refuse_missing_targets(y, estimator_name: str) -> None:
+    """Refuse no ``y``, or a ``y`` with missing values (None, NaN, pd.NA), naming the rows.
+
+    scikit-learn's checks either miss them in object arrays (a None among
+    strings fails later, when labels are sorted) or say "Input contains NaN"
+    without saying where or what to do.
+    """
+    if y is None:
+        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is "
+                         "None.")
+    y = np.asarray(y)
+    if y.dtype.kind in "biuf":
+        return  # scikit-learn's check refuses NaN in numeric arrays ("Input y contains NaN")
+    missing = pd.isna(y.astype(object))
+    if not missing.any():
+        return
+    rows = np.flatnonzero(missing.reshape(len(missing), -1).any(axis=1))
+    shown = ", ".join(str(row) for row in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    raise ValueError(
+        f"{estimator_name}: y has {len(rows)} missing value{'s' if len(rows) > 1 else ''} "
+        f"(None, NaN or pd.NA) at row{'s' if len(rows) > 1 else ''} {shown}; drop those "
+        "rows or fill them in before fitting."
+    )

@@ -444,6 +444,7 @@ class TableInput(InputAdapter):
                     "and one column are required."
                 )
         else:
+            self._refuse_sequences(estimator, X, reset)
             X = estimator._raise_with_name(
                 check_array, X, accept_sparse="csr", dtype=None, ensure_all_finite=False,
                 estimator=estimator,
@@ -462,6 +463,21 @@ class TableInput(InputAdapter):
         estimator._raise_with_name(validate_data, estimator, X, skip_check_array=True,
                                    reset=reset)
         return X
+
+    def _refuse_sequences(self, estimator, X, reset: bool) -> None:
+        """Refuse 3-D input (sequences, images), pointing to what reads it."""
+        if sp.issparse(X) or np.ndim(X) < 3:
+            return
+        name = type(estimator).__name__
+        if not reset:
+            raise ValueError(f"{name} was fitted on {self.layout(estimator)}; got X of "
+                             f"shape {np.shape(X)}.")
+        kind = "Classifier" if name.endswith("Classifier") else "Regressor"
+        raise ValueError(
+            f"{name} reads tables of shape (n_samples, n_features); got X of shape "
+            f"{np.shape(X)}. For sequences or images use CNN{kind}, RNN{kind} or "
+            f"Transformer{kind}, or flatten X to 2-D with X.reshape(len(X), -1)."
+        )
 
     def encode(self, estimator, X, sample_weight, fit: bool):
         if not fit:

@@ -273,7 +273,7 @@ class BaseNeuralEstimator(BaseEstimator):
                 work_rows = epochs * len(fit_data.train) if device.type == "cpu" else 0
                 with self._torch_context(device, prepared.seed, work_rows):
                     if continuing:
-                        net = self.net_
+                        net = self.net_.use_callbacks(self.callbacks)
                         net.generator.manual_seed(prepared.seed)
                         net.autocast_dtype = self._autocast_dtype()
                     else:

@@ -22,7 +22,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sknn._core._net import ConvergenceMonitor, StepSchedule
-from sknn._utils._registry import estimator_class, state_class, state_file_name
+from sknn._utils._registry import dropped_class, estimator_class, state_class, state_file_name
 
 STATEFUL_CALLBACKS = (ConvergenceMonitor, StepSchedule)
 FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
@@ -245,6 +245,8 @@ class _Decoder:
         self.tensors = tensors
         self.device = device
         self._estimators: dict[int, BaseEstimator] = {}
+        # The callbacks that write files, dropped from the estimators' callbacks.
+        self.dropped: list[str] = []
 
     def run(self, function, path, caller="sknn.load"):
         """``function()``, with any failure turned into a ValueError naming the file."""
@@ -351,7 +353,8 @@ class _Decoder:
         cls = estimator_class(node["class"])
         if cls is None:
             raise _Refused(f"estimator class {str(node['class'])[:120]!r}")
-        params = {str(key): self.decode(value) for key, value in node["params"].items()}
+        params = {str(key): self._callbacks(value, cls.__name__) if key == "callbacks"
+                  else self.decode(value) for key, value in node["params"].items()}
         estimator = cls(**params)
         self._estimators[node["id"]] = estimator
         if self.device is not None and "device" in params:
@@ -363,6 +366,38 @@ class _Decoder:
         if node.get("net") is not None:
             estimator.net_ = self._net(estimator, node["net"])
         return estimator
+
+    def _callbacks(self, node, owner: str):
+        """The ``callbacks`` parameter, without the callbacks that write files.
+
+        Only a ``callbacks`` list (or tuple) may hold them, as themselves or
+        as ``(name, callback)``; anywhere else their class is refused.
+        """
+        items = node.get("items") if isinstance(node, dict) and node.get("$type") == "tuple" \
+            else node
+        if not isinstance(items, list):
+            return self.decode(node)
+        kept = []
+        for item in items:
+            dropped = self._file_writer(item)
+            if dropped is None:
+                kept.append(self.decode(item))
+            else:
+                self.dropped.append(f"{owner}.callbacks: {dropped}")
+        return kept or None
+
+    def _file_writer(self, node) -> str | None:
+        """``Checkpoint('its/path')`` if ``node`` (or its ``(name, callback)``) writes files."""
+        if isinstance(node, dict) and node.get("$type") == "tuple" and len(node["items"]) == 2:
+            node = node["items"][1]
+        if not isinstance(node, dict) or node.get("$type") != "object":
+            return None
+        cls = dropped_class(node.get("class"))
+        if cls is None:
+            return None
+        path = self.decode(node["state"].get("path"))
+        where = os.fspath(path) if isinstance(path, str | os.PathLike) else repr(path)
+        return f"{cls.__name__}({where[:200]!r})"
 
     def _net(self, estimator, node):
         device = self._place(estimator)

@@ -74,9 +74,10 @@ def save(estimator, path) -> None:
         :class:`DistilledClassifier` or :class:`DistilledRegressor`,
         :class:`sknn.text.TextSequencer`), or any scikit-learn estimator, which
         may hold sknn estimators. What cannot be stored as data is
-        left out with a warning: skorch callbacks in ``callbacks`` (they act
-        only during ``fit``; sknn's :class:`sknn.callbacks.Checkpoint` is
-        kept) and a distiller's teacher that is not an sknn estimator (the
+        left out with a warning: callbacks in ``callbacks``, sknn's
+        :class:`sknn.callbacks.Checkpoint` included (they act only during
+        ``fit``, and a file never carries a path that would make whoever
+        loads it write there) and a distiller's teacher that is not an sknn estimator (the
         student makes every prediction). Quantized networks
         (:func:`sknn.compression.quantize`) cannot be saved: save the float
         model and quantize after loading.
@@ -141,9 +142,10 @@ def save(estimator, path) -> None:
     if encoder.left_out:
         warnings.warn(
             f"sknn.save: {os.fspath(path)} leaves out {', '.join(encoder.left_out)}: only "
-            "sknn estimators, sknn callbacks and plain data are stored. These parts act "
+            "sknn estimators and plain data are stored, never callbacks (a Checkpoint would "
+            "write where the file says, on the disk of whoever loads it). These parts act "
             "only in fit; after sknn.load they are None (parameters) or absent (fitted "
-            "attributes).",
+            "attributes): pass them again with set_params.",
             UserWarning, stacklevel=2,
         )
     write_file(path, document, encoder.tensors, format_version=format_version)
@@ -162,6 +164,14 @@ def load(path, *, device=None, trusted=None):
     is built, when its scikit-learn part names a type that skops does not
     trust by default and that is not in ``trusted`` (the message lists them);
     its sknn estimators are then read as from their own files.
+
+    A loaded model writes no file that its recipient did not ask for: a
+    file's callbacks that write files (a :class:`sknn.callbacks.Checkpoint`,
+    held by files of older sknn versions or crafted) are dropped, with a
+    warning naming them and their paths, and ``callbacks`` is None. Continued
+    training (``warm_start``, ``partial_fit``) runs the callbacks the
+    estimator has when it is called: pass your own with
+    ``set_params(callbacks=[Checkpoint(...)])``.
 
     Parameters
     ----------
@@ -182,7 +192,7 @@ def load(path, *, device=None, trusted=None):
     Returns
     -------
     estimator : sknn estimator or scikit-learn estimator
-        The object as it was saved: predictions are identical, and
+        The object as it was saved (less any callbacks): predictions are identical, and
         ``warm_start`` and ``partial_fit`` continue its training (with the
         saved optimizer state and history).
 
@@ -208,8 +218,18 @@ def load(path, *, device=None, trusted=None):
     warn_about_versions(document, path, caller="sknn.load")
     decoder = _Decoder(tensors, device)
     if document["kind"] == "pipeline":
-        return load_pipeline(document, decoder, path, trusted)
-    return decoder.run(lambda: decoder.estimator(document.get("estimator")), path)
+        loaded = load_pipeline(document, decoder, path, trusted)
+    else:
+        loaded = decoder.run(lambda: decoder.estimator(document.get("estimator")), path)
+    if decoder.dropped:
+        warnings.warn(
+            f"sknn.load: {os.fspath(path)} holds callbacks that write files "
+            f"({'; '.join(decoder.dropped)}); a loaded model never writes where its file "
+            "says, so they were dropped. To checkpoint its training, pass your own: "
+            "set_params(callbacks=[Checkpoint(...)]).",
+            UserWarning, stacklevel=2,
+        )
+    return loaded
 
 
 # -- files -------------------------------------------------------------------

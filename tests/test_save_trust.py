@@ -8,6 +8,7 @@ fitted estimator of its class has.
 
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -129,4 +130,65 @@ def test_a_checkpoint_anywhere_else_is_refused(tmp_path):
         n_iter_=_checkpoint_node(tmp_path / "x.ckpt")))
     with pytest.raises(ValueError, match=refusal_pattern("model.sknn",
                                                          f"class '{CHECKPOINT_CLASS}'")):
+        sknn.load(path)
+
+
+# -- B: a changed byte is detected -------------------------------------------------------
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "model.sknn"
+    model = MLPClassifier(**FAST).fit(X, Y)
+    sknn.save(model, path)
+    return path, model
+
+
+CORRUPTED = r"sknn.load: .*model\.sknn is a corrupted sknn file: "
+MISMATCH = (CORRUPTED + r"its content does not match the SHA-256 checksum it was saved with "
+            r"\(expected [0-9a-f]{12}\.\.\., got [0-9a-f]{12}\.\.\.\)\. Bytes changed after "
+            r"sknn\.save wrote it \(a truncated or damaged copy, or an edit\); get an intact "
+            r"copy from its source\.")
+
+
+def _flip_a_weight_byte(path):
+    data = bytearray(path.read_bytes())
+    header_size = int.from_bytes(data[:8], "little")
+    data[8 + header_size + (len(data) - 8 - header_size) // 2] ^= 0x40  # the tensors' middle
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_the_weights_is_refused(saved):
+    path, _ = saved
+    _flip_a_weight_byte(path)
+    with pytest.raises(ValueError, match=MISMATCH):
+        sknn.load(path)
+
+
+def test_an_edited_document_is_refused(saved):
+    path, _ = saved
+    rewrite_sknn_file(path, lambda d: d["estimator"]["params"].update(alpha=0.5),
+                      checksum="keep")
+    with pytest.raises(ValueError, match=MISMATCH):
+        sknn.load(path)
+
+
+def test_a_truncated_file_is_refused(saved):
+    path, _ = saved
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=CORRUPTED + r"it is incomplete or its bytes were "
+                       r"changed \(.*\); it was probably truncated while being copied\. Get an "
+                       r"intact copy from its source\."):
+        sknn.load(path)
+
+
+def test_a_file_without_a_checksum_loads_with_a_warning(saved):
+    path, model = saved
+    rewrite_sknn_file(path, lambda d: None, checksum="drop")  # as older sknn wrote it
+    with pytest.warns(UserWarning, match=r"sknn.load: .*model\.sknn has no checksum \(older "
+                      r"sknn versions wrote none\), so a changed byte in it would go unnoticed; "
+                      r"re-save it with sknn\.save to add one\."):
+        loaded = sknn.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    sknn.save(loaded, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re-saved: it has one now
         sknn.load(path)

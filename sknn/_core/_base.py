@@ -592,7 +592,7 @@ class BaseNeuralEstimator(BaseEstimator):
         with self._torch_context(device):  # its threads and malloc setting encode too
             X = self._encoded_rows(X, None, fit=False)
             data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
-            return finite_outputs(self.net_.predict_outputs(data), type(self).__name__)
+            return finite_outputs(self.net_.predict_outputs(data), type(self).__name__, data.X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

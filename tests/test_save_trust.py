@@ -192,3 +192,33 @@ def test_a_file_without_a_checksum_loads_with_a_warning(saved):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # re-saved: it has one now
         sknn.load(path)
+
+
+# -- C: a file sets only parameters and fitted attributes --------------------------------
+@pytest.mark.parametrize("name", ["_input", "_sknn_private", "encoder"])
+def test_a_file_sets_only_fitted_attributes(saved, name):
+    path, _ = saved
+    rewrite_sknn_file(path, lambda d: d["estimator"]["state"].update({name: 1}))
+    with pytest.raises(ValueError, match=refusal_pattern(
+            "model.sknn", f"attribute '{name}' of MLPClassifier (neither a parameter nor a "
+            "fitted attribute: a public name ending in '_')")):
+        sknn.load(path)
+
+
+def test_saving_refuses_an_attribute_that_loading_would_not_set(tmp_path):
+    model = MLPClassifier(**FAST).fit(X, Y)
+    model._note = "private"
+    with pytest.raises(TypeError, match=r"sknn.save: _note is neither a parameter nor a fitted "
+                       r"attribute of MLPClassifier \(a public name ending in '_'\), which is "
+                       r"all sknn.load sets; delete it first\."):
+        sknn.save(model, tmp_path / "model.sknn")
+
+
+def test_set_output_configuration_round_trips(tmp_path):
+    from sknn import AutoencoderTransformer
+
+    model = AutoencoderTransformer(n_components=2, max_iter=1, n_threads=1, random_state=0)
+    model.fit(X).set_output(transform="pandas")
+    path = tmp_path / "autoencoder.sknn"
+    sknn.save(model, path)
+    assert list(sknn.load(path).transform(X).columns) == ["autoencoder0", "autoencoder1"]

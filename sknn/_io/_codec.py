@@ -62,6 +62,18 @@ def _checked_attribute(cls: type, key) -> str:
     return key
 
 
+# Fitted attributes a file may set: public names ending in one "_", as fit sets
+# them (scikit-learn's convention), and the output configuration of set_output.
+_FITTED_ATTRIBUTE = re.compile(r"[a-zA-Z]([a-zA-Z0-9_]*[a-zA-Z0-9])?_")
+_SKLEARN_STATE = ("_sklearn_output_config",)
+
+
+def _is_fitted_attribute(key) -> bool:
+    """Whether ``key`` names a fitted attribute an estimator's file may hold."""
+    return isinstance(key, str) and (
+        bool(_FITTED_ATTRIBUTE.fullmatch(key)) or key in _SKLEARN_STATE)
+
+
 class _Unstorable(TypeError):
     """A value :class:`_Encoder` cannot store as data."""
 
@@ -179,6 +191,12 @@ class _Encoder:
             node["params"][key] = self._attribute(value, _join(path, key), None)
         for key, value in vars(estimator).items():
             if key not in params and key != "net_":
+                if not _is_fitted_attribute(key):
+                    raise TypeError(
+                        f"sknn.save: {_join(path, key) or key} is neither a parameter nor a "
+                        f"fitted attribute of {type(estimator).__name__} (a public name "
+                        "ending in '_'), which is all sknn.load sets; delete it first."
+                    )
                 encoded = self._attribute(value, _join(path, key), _LEFT_OUT)
                 if encoded is not _LEFT_OUT:
                     node["state"][key] = encoded
@@ -362,7 +380,10 @@ class _Decoder:
         for key, value in node["state"].items():
             if key in params or key == "net_":
                 raise _Refused(f"fitted attribute {key!r} of {cls.__name__}")
-            setattr(estimator, _checked_attribute(cls, key), self.decode(value))
+            if not _is_fitted_attribute(_checked_attribute(cls, key)):
+                raise _Refused(f"attribute {key[:80]!r} of {cls.__name__} (neither a "
+                               "parameter nor a fitted attribute: a public name ending in '_')")
+            setattr(estimator, key, self.decode(value))
         if node.get("net") is not None:
             estimator.net_ = self._net(estimator, node["net"])
         return estimator

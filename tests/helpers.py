@@ -25,19 +25,30 @@ def record_batch_sizes(monkeypatch, owner, method):
     return sizes
 
 
-def rewrite_sknn_file(path, edit):
-    """Apply ``edit`` to the JSON document of an sknn model or checkpoint file (tampering)."""
+def rewrite_sknn_file(path, edit, checksum="recompute"):
+    """Apply ``edit`` to the JSON document of an sknn model or checkpoint file (tampering).
+
+    ``checksum``: 'recompute' (as a deliberate re-save would), 'keep' the old
+    one (an edit the checksum catches) or 'drop' it (as older sknn wrote files).
+    """
     import json
 
     from safetensors import safe_open
     from safetensors.torch import save_file
+
+    from sknn._io._persistence import CHECKSUM_KEY, _digest
 
     with safe_open(path, framework="pt") as file:
         metadata = file.metadata()
         tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
     document = json.loads(metadata["sknn"])
     edit(document)
-    save_file(tensors, path, metadata={**metadata, "sknn": json.dumps(document)})
+    metadata = {**metadata, "sknn": json.dumps(document)}
+    if checksum == "recompute":
+        metadata[CHECKSUM_KEY] = _digest(metadata, tensors)
+    elif checksum == "drop":
+        del metadata[CHECKSUM_KEY]
+    save_file(tensors, path, metadata=metadata)
 
 
 def refusal_pattern(file_name: str, refused: str) -> str:

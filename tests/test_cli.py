@@ -461,3 +461,28 @@ def test_semicolon_separated_oddly_coded_csv(tmp_path, capsys):
     assert list(model.feature_names_in_) == ["a", "b", "city"]
     assert model.encoder_.kinds == ["numeric", "numeric", "categorical"]
     assert model.encoder_.indicator_index == [1]  # -999 read as missing
+
+
+def _with_overflowing_weights(model_file, path):
+    """``model_file``'s model with huge weights, saved (re-signed) to ``path``."""
+    model = sknn.load(model_file)
+    with torch.no_grad():
+        for parameter in model.net_.module_.parameters():
+            parameter.fill_(torch.finfo(parameter.dtype).max / 10)  # finite; products overflow
+    sknn.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_overflowing_weights_blame_the_model_file_not_the_data(capsys, table, model_file,
+                                                                tmp_path, command):
+    edited = _with_overflowing_weights(model_file, tmp_path / "edited.sknn")
+    err = error_line(capsys, [command, edited, table] + (["--target", "label"]
+                                                          if command == "evaluate" else []))
+    assert err.startswith(
+        f"sknn: error: the model file {edited} is the likely cause: its network's outputs "
+        f"are not finite on rows of {table} whose values are finite (MLPClassifier: the "
+        "network's outputs are not finite on 60 of 60 rows of X, though these rows are "
+        "finite as the network reads them: its weights are the likely cause")
+    assert err.endswith("Its weights may be damaged or edited: re-create it with `sknn fit`, "
+                        "or get an intact copy from its source.")

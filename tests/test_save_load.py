@@ -178,17 +178,13 @@ def test_training_continues_after_loading_as_it_would_have(tmp_path):
 
 def test_unfitted_estimators_and_parameters_round_trip(tmp_path):
     estimator = MLPClassifier(hidden_layer_sizes=[5, 3], class_weight={"no": 2.0, "yes": 1},
-                              random_state=np.random.RandomState(3), device=torch.device("cpu"),
-                              callbacks=[("save", Checkpoint(tmp_path / "c.ckpt", every=4))])
+                              random_state=np.random.RandomState(3), device=torch.device("cpu"))
     loaded = _round_trip(estimator, tmp_path / "unfitted.sknn")
     params = loaded.get_params(deep=False)
     assert params["hidden_layer_sizes"] == [5, 3]
     assert params["class_weight"] == {"no": 2.0, "yes": 1}
     assert params["device"] == torch.device("cpu")
     assert params["random_state"].randint(1000) == np.random.RandomState(3).randint(1000)
-    (name, checkpoint), = params["callbacks"]
-    assert name == "save" and isinstance(checkpoint, Checkpoint)
-    assert (checkpoint.path, checkpoint.every) == (tmp_path / "c.ckpt", 4)
     with pytest.raises(Exception, match="not fitted"):
         check_is_fitted(loaded)
 
@@ -207,9 +203,10 @@ def test_what_only_acts_in_fit_is_left_out_with_a_warning(tmp_path):
             r"sknn.save: .*distilled\.sknn leaves out student\.callbacks \(a "
             r"list of test_save_load\.Noisy\), teacher \(a sklearn\.linear_model\._logistic\."
             r"LogisticRegression\), student_\.callbacks .*teacher_ .*: only sknn "
-            r"estimators, sknn callbacks and plain data are stored\. These parts act only "
-            r"in fit; after sknn.load they are None \(parameters\) or absent \(fitted "
-            r"attributes\)\.")):
+            r"estimators and plain data are stored, never callbacks \(a Checkpoint would "
+            r"write where the file says, on the disk of whoever loads it\)\. These parts "
+            r"act only in fit; after sknn.load they are None \(parameters\) or absent "
+            r"\(fitted attributes\): pass them again with set_params\.")):
         sknn.save(distilled, path)
     loaded = sknn.load(path)
     assert loaded.teacher is None and not hasattr(loaded, "teacher_")

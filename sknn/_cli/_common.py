@@ -190,8 +190,29 @@ def run_estimator(method, *args, **kwargs):
     try:
         return method(*args, **kwargs)
     except (ValueError, TypeError) as error:
-        raise CliError(one_line(error)) from None
+        raise CliError(one_line(error)) from error  # the cause: see blaming_the_model
 
+
+
+@contextlib.contextmanager
+def blaming_the_model(path: str, source: str):
+    """Name the model file when its network's outputs are not finite on finite rows.
+
+    The estimator's error (its ``inputs_finite``) says whether the rows it
+    could not predict are finite as the network reads them; then the file,
+    not the user's data, is the likely cause.
+    """
+    try:
+        yield
+    except CliError as error:
+        if getattr(error.__cause__, "inputs_finite", None):
+            raise CliError(
+                f"the model file {path} is the likely cause: its network's outputs are not "
+                f"finite on rows of {source} whose values are finite ({one_line(error)}). Its "
+                "weights may be damaged or edited: re-create it with `sknn fit`, or get an "
+                "intact copy from its source."
+            ) from None
+        raise
 
 
 def held_out_scores(model, X, y, task: str) -> dict[str, float]:

@@ -27,6 +27,7 @@ from sknn._cli._common import (
     MODELS,
     PROG,
     CliError,
+    blaming_the_model,
     feature_columns,
     format_scores,
     held_out_scores,
@@ -323,11 +324,12 @@ def cmd_predict(args):
     if args.data is None:
         frame = frame.drop(columns=[BUILTIN_TARGET])
     X = feature_columns(model, frame, source)
-    columns = {"prediction": run_estimator(model.predict, X)}
-    if args.proba:
-        proba = run_estimator(model.predict_proba, X)
-        columns.update({f"proba_{label}": proba[:, j]
-                        for j, label in enumerate(model.classes_)})
+    with blaming_the_model(args.model, source):
+        columns = {"prediction": run_estimator(model.predict, X)}
+        if args.proba:
+            proba = run_estimator(model.predict_proba, X)
+            columns.update({f"proba_{label}": proba[:, j]
+                            for j, label in enumerate(model.classes_)})
     table = pd.DataFrame(columns, index=frame.index)
     if args.output is None:
         table.to_csv(sys.stdout, index=False)
@@ -344,7 +346,8 @@ def cmd_evaluate(args):
     frame, source = load_table(args)
     X, y = split_target(frame, args.target, source, from_file=args.data is not None)
     task = "classification" if is_classifier(model) else "regression"
-    scores = held_out_scores(model, feature_columns(model, X, source), y, task)
+    with blaming_the_model(args.model, source):
+        scores = held_out_scores(model, feature_columns(model, X, source), y, task)
     print(f"{type(model).__name__} on {len(y)} rows of {source}")
     print(format_scores(scores))
 

@@ -272,7 +272,7 @@ class BaseNeuralEstimator(BaseEstimator):
                 work_rows = epochs * len(fit_data.train) if device.type == "cpu" else 0
                 with self._torch_context(device, prepared.seed, work_rows):
                     if continuing:
-                        net = self.net_
+                        net = self.net_.use_callbacks(self.callbacks)
                         net.generator.manual_seed(prepared.seed)
                         net.autocast_dtype = self._autocast_dtype()
                     else:
@@ -591,7 +591,7 @@ class BaseNeuralEstimator(BaseEstimator):
         with self._torch_context(device):  # its threads and malloc setting encode too
             X = self._encoded_rows(X, None, fit=False)
             data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)
-            return finite_outputs(self.net_.predict_outputs(data), type(self).__name__)
+            return finite_outputs(self.net_.predict_outputs(data), type(self).__name__, data.X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

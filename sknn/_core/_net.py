@@ -57,6 +57,10 @@ def _overrides(callback: Callback, method: str) -> bool:
     return getattr(type(callback), method) is not getattr(Callback, method)
 
 
+# The names the estimators give sknn's own callbacks in every net they build.
+SKNN_CALLBACKS = ("convergence", "lr_schedule")
+
+
 class SknnNet(NeuralNet):
     """skorch net with tensor minibatches and a weighted, per-row loss.
 
@@ -110,6 +114,26 @@ class SknnNet(NeuralNet):
         elif self.verbose:
             callbacks.append(("print_log", PrintLog()))
         return callbacks
+
+    def use_callbacks(self, callbacks) -> SknnNet:
+        """Run ``callbacks`` as the user's callbacks from now on; sknn's own keep their state.
+
+        A warm start or ``partial_fit`` continues this net: it runs the
+        callbacks its estimator has now (passed after :func:`sknn.load`, say),
+        not those it was built with.
+        """
+        own = [item for item in self.callbacks
+               if isinstance(item, tuple) and item[0] in SKNN_CALLBACKS]
+        wanted = own + list(callbacks or [])
+        if [id(item) for item in wanted] == [id(item) for item in self.callbacks]:
+            return self
+        states = {name: dict(vars(callback)) for name, callback in self.callbacks_
+                  if name in SKNN_CALLBACKS}
+        self.callbacks = wanted
+        self.initialize_callbacks()  # which resets sknn's own: put their state back
+        for name, callback in self.callbacks_:
+            vars(callback).update(states.get(name, {}))
+        return self
 
     def initialize_callbacks(self):
         super().initialize_callbacks()

@@ -428,7 +428,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         self.net_.module_.eval()
         with self._torch_context(device), torch.inference_mode():
             parts = [function(X) for X, _, _ in self.net_.get_iterator(data)]
-        outputs = finite_outputs(torch.cat(parts), type(self).__name__)
+        outputs = finite_outputs(torch.cat(parts), type(self).__name__, data.X)
         return outputs.cpu().double().numpy()
 
     def __sklearn_tags__(self):

@@ -14,10 +14,10 @@ from skorch.callbacks import Callback
 
 from sknn._io._codec import _Decoder, _Encoder, restore_net
 from sknn._io._persistence import read_file, warn_about_versions, write_file
-from sknn._utils._registry import storable_state
+from sknn._utils._registry import dropped_from_files
 
 
-@storable_state("sknn._checkpoint.Checkpoint")
+@dropped_from_files("sknn._checkpoint.Checkpoint")
 class Checkpoint(Callback):
     """Save the training state every few epochs; a fit that crashed resumes from it.
 
@@ -36,6 +36,11 @@ class Checkpoint(Callback):
     ``partial_fit`` write checkpoints but do not read them. A checkpoint
     written by a fit on other data, or by another network, is refused with
     a ``ValueError``.
+
+    :func:`sknn.save` does not store it: a shared model file must not make
+    whoever loads it write where its author chose. Pass it again after
+    :func:`sknn.load`; continued training (``warm_start``, ``partial_fit``)
+    runs the callbacks the estimator has at the time.
 
     Parameters
     ----------

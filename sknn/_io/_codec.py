@@ -22,7 +22,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sknn._core._net import ConvergenceMonitor, StepSchedule
-from sknn._utils._registry import estimator_class, state_class, state_file_name
+from sknn._utils._registry import dropped_class, estimator_class, state_class, state_file_name
 
 STATEFUL_CALLBACKS = (ConvergenceMonitor, StepSchedule)
 FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
@@ -60,6 +60,18 @@ def _checked_attribute(cls: type, key) -> str:
         raise _Refused(f"attribute {key!r}, which would replace a method or property of "
                        f"{cls.__name__}")
     return key
+
+
+# Fitted attributes a file may set: public names ending in one "_", as fit sets
+# them (scikit-learn's convention), and the output configuration of set_output.
+_FITTED_ATTRIBUTE = re.compile(r"[a-zA-Z]([a-zA-Z0-9_]*[a-zA-Z0-9])?_")
+_SKLEARN_STATE = ("_sklearn_output_config",)
+
+
+def _is_fitted_attribute(key) -> bool:
+    """Whether ``key`` names a fitted attribute an estimator's file may hold."""
+    return isinstance(key, str) and (
+        bool(_FITTED_ATTRIBUTE.fullmatch(key)) or key in _SKLEARN_STATE)
 
 
 class _Unstorable(TypeError):
@@ -179,6 +191,12 @@ class _Encoder:
             node["params"][key] = self._attribute(value, _join(path, key), None)
         for key, value in vars(estimator).items():
             if key not in params and key != "net_":
+                if not _is_fitted_attribute(key):
+                    raise TypeError(
+                        f"sknn.save: {_join(path, key) or key} is neither a parameter nor a "
+                        f"fitted attribute of {type(estimator).__name__} (a public name "
+                        "ending in '_'), which is all sknn.load sets; delete it first."
+                    )
                 encoded = self._attribute(value, _join(path, key), _LEFT_OUT)
                 if encoded is not _LEFT_OUT:
                     node["state"][key] = encoded
@@ -245,6 +263,8 @@ class _Decoder:
         self.tensors = tensors
         self.device = device
         self._estimators: dict[int, BaseEstimator] = {}
+        # The callbacks that write files, dropped from the estimators' callbacks.
+        self.dropped: list[str] = []
 
     def run(self, function, path, caller="sknn.load"):
         """``function()``, with any failure turned into a ValueError naming the file."""
@@ -351,7 +371,8 @@ class _Decoder:
         cls = estimator_class(node["class"])
         if cls is None:
             raise _Refused(f"estimator class {str(node['class'])[:120]!r}")
-        params = {str(key): self.decode(value) for key, value in node["params"].items()}
+        params = {str(key): self._callbacks(value, cls.__name__) if key == "callbacks"
+                  else self.decode(value) for key, value in node["params"].items()}
         estimator = cls(**params)
         self._estimators[node["id"]] = estimator
         if self.device is not None and "device" in params:
@@ -359,10 +380,45 @@ class _Decoder:
         for key, value in node["state"].items():
             if key in params or key == "net_":
                 raise _Refused(f"fitted attribute {key!r} of {cls.__name__}")
-            setattr(estimator, _checked_attribute(cls, key), self.decode(value))
+            if not _is_fitted_attribute(_checked_attribute(cls, key)):
+                raise _Refused(f"attribute {key[:80]!r} of {cls.__name__} (neither a "
+                               "parameter nor a fitted attribute: a public name ending in '_')")
+            setattr(estimator, key, self.decode(value))
         if node.get("net") is not None:
             estimator.net_ = self._net(estimator, node["net"])
         return estimator
+
+    def _callbacks(self, node, owner: str):
+        """The ``callbacks`` parameter, without the callbacks that write files.
+
+        Only a ``callbacks`` list (or tuple) may hold them, as themselves or
+        as ``(name, callback)``; anywhere else their class is refused.
+        """
+        items = node.get("items") if isinstance(node, dict) and node.get("$type") == "tuple" \
+            else node
+        if not isinstance(items, list):
+            return self.decode(node)
+        kept = []
+        for item in items:
+            dropped = self._file_writer(item)
+            if dropped is None:
+                kept.append(self.decode(item))
+            else:
+                self.dropped.append(f"{owner}.callbacks: {dropped}")
+        return kept or None
+
+    def _file_writer(self, node) -> str | None:
+        """``Checkpoint('its/path')`` if ``node`` (or its ``(name, callback)``) writes files."""
+        if isinstance(node, dict) and node.get("$type") == "tuple" and len(node["items"]) == 2:
+            node = node["items"][1]
+        if not isinstance(node, dict) or node.get("$type") != "object":
+            return None
+        cls = dropped_class(node.get("class"))
+        if cls is None:
+            return None
+        path = self.decode(node["state"].get("path"))
+        where = os.fspath(path) if isinstance(path, str | os.PathLike) else repr(path)
+        return f"{cls.__name__}({where[:200]!r})"
 
     def _net(self, estimator, node):
         device = self._place(estimator)

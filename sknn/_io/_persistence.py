@@ -22,8 +22,10 @@ is (``"tuple"``, ``"dict"``, ``"array"``, ``"estimator"``, ...).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 import warnings
 
 import numpy as np
@@ -43,6 +45,8 @@ from sknn._version import __version__
 FORMAT_VERSION = 3
 MODEL_FORMAT = 2
 PIPELINE_FORMAT = 3
+# The metadata entry holding the SHA-256 of the rest of the file (see _digest).
+CHECKSUM_KEY = "sha256"
 # The versions a file records; loading under other versions of these warns.
 CHECKED_PACKAGES = ("sknn", "torch", "scikit-learn")
 
@@ -74,9 +78,10 @@ def save(estimator, path) -> None:
         :class:`DistilledClassifier` or :class:`DistilledRegressor`,
         :class:`sknn.text.TextSequencer`), or any scikit-learn estimator, which
         may hold sknn estimators. What cannot be stored as data is
-        left out with a warning: skorch callbacks in ``callbacks`` (they act
-        only during ``fit``; sknn's :class:`sknn.callbacks.Checkpoint` is
-        kept) and a distiller's teacher that is not an sknn estimator (the
+        left out with a warning: callbacks in ``callbacks``, sknn's
+        :class:`sknn.callbacks.Checkpoint` included (they act only during
+        ``fit``, and a file never carries a path that would make whoever
+        loads it write there) and a distiller's teacher that is not an sknn estimator (the
         student makes every prediction). Quantized networks
         (:func:`sknn.compression.quantize`) cannot be saved: save the float
         model and quantize after loading.
@@ -141,9 +146,10 @@ def save(estimator, path) -> None:
     if encoder.left_out:
         warnings.warn(
             f"sknn.save: {os.fspath(path)} leaves out {', '.join(encoder.left_out)}: only "
-            "sknn estimators, sknn callbacks and plain data are stored. These parts act "
+            "sknn estimators and plain data are stored, never callbacks (a Checkpoint would "
+            "write where the file says, on the disk of whoever loads it). These parts act "
             "only in fit; after sknn.load they are None (parameters) or absent (fitted "
-            "attributes).",
+            "attributes): pass them again with set_params.",
             UserWarning, stacklevel=2,
         )
     write_file(path, document, encoder.tensors, format_version=format_version)
@@ -152,16 +158,37 @@ def save(estimator, path) -> None:
 def load(path, *, device=None, trusted=None):
     """Load what :func:`save` wrote, without running code from the file.
 
-    Nothing in the file is unpickled or imported: a tampered file, or a
-    pickle put in its place, is refused with a ``ValueError``. The file
-    records the versions of sknn, PyTorch and scikit-learn that wrote it;
-    loading under other versions warns.
+    What a file guarantees, and what it does not:
+
+    - Loading never runs code from the file. Nothing in it is unpickled or
+      imported; a file that asks for anything but sknn's estimators and their
+      fitted parts filled with data (or a pickle put in its place) is refused
+      with a ``ValueError``.
+    - A changed byte is detected. The file holds a SHA-256 checksum of its
+      tensors and metadata; a file whose content does not match it (a
+      truncated or damaged copy, a hand edit) is refused with a
+      ``ValueError`` saying it is corrupted. Files written before sknn kept
+      checksums load with a warning; re-save them to add one.
+    - The checksum is not a signature: whoever re-saves a model, changed as
+      they like, writes a file with a valid checksum. Its predictions are
+      theirs: trust its source for them, as for any model.
+
+    The file records the versions of sknn, PyTorch and scikit-learn that
+    wrote it; loading under other versions warns.
 
     A file of a scikit-learn object (a Pipeline, ...) is read with skops
     (``pip install "sknn[pipelines]"``): the file is refused, before anything
     is built, when its scikit-learn part names a type that skops does not
     trust by default and that is not in ``trusted`` (the message lists them);
     its sknn estimators are then read as from their own files.
+
+    A loaded model writes no file that its recipient did not ask for: a
+    file's callbacks that write files (a :class:`sknn.callbacks.Checkpoint`,
+    held by files of older sknn versions or crafted) are dropped, with a
+    warning naming them and their paths, and ``callbacks`` is None. Continued
+    training (``warm_start``, ``partial_fit``) runs the callbacks the
+    estimator has when it is called: pass your own with
+    ``set_params(callbacks=[Checkpoint(...)])``.
 
     Parameters
     ----------
@@ -182,9 +209,23 @@ def load(path, *, device=None, trusted=None):
     Returns
     -------
     estimator : sknn estimator or scikit-learn estimator
-        The object as it was saved: predictions are identical, and
-        ``warm_start`` and ``partial_fit`` continue its training (with the
-        saved optimizer state and history).
+        The object as it was saved, less any callbacks: predictions are
+        identical, and ``warm_start`` and ``partial_fit`` continue its
+        training (with the saved optimizer state and history).
+
+    Raises
+    ------
+    ValueError
+        When the file is not an sknn file, is corrupted (its checksum does not
+        match), asks for something sknn does not build, or, for a
+        scikit-learn object, names a type that is not trusted.
+
+    Warns
+    -----
+    UserWarning
+        When the file has no checksum, was written under other versions,
+        held callbacks that write files (dropped), or its CUDA device is
+        missing here.
 
     See Also
     --------
@@ -208,8 +249,18 @@ def load(path, *, device=None, trusted=None):
     warn_about_versions(document, path, caller="sknn.load")
     decoder = _Decoder(tensors, device)
     if document["kind"] == "pipeline":
-        return load_pipeline(document, decoder, path, trusted)
-    return decoder.run(lambda: decoder.estimator(document.get("estimator")), path)
+        loaded = load_pipeline(document, decoder, path, trusted)
+    else:
+        loaded = decoder.run(lambda: decoder.estimator(document.get("estimator")), path)
+    if decoder.dropped:
+        warnings.warn(
+            f"sknn.load: {os.fspath(path)} holds callbacks that write files "
+            f"({'; '.join(decoder.dropped)}); a loaded model never writes where its file "
+            "says, so they were dropped. To checkpoint its training, pass your own: "
+            "set_params(callbacks=[Checkpoint(...)]).",
+            UserWarning, stacklevel=2,
+        )
+    return loaded
 
 
 # -- files -------------------------------------------------------------------
@@ -219,6 +270,7 @@ def write_file(path, document: dict, tensors: dict[str, torch.Tensor],
     path = os.fspath(path)
     document = {"format": format_version, "versions": _versions(), **document}
     metadata = {"format": "sknn", "sknn": json.dumps(document)}
+    metadata[CHECKSUM_KEY] = _digest(metadata, tensors)
     # Serialized in memory and written by Python, so that I/O failures are
     # OSErrors (safetensors' own writer reports them as SafetensorError).
     data = save_bytes(tensors, metadata=metadata)
@@ -245,11 +297,19 @@ def read_file(path, kind: str | tuple[str, ...], caller: str
             metadata = file.metadata() or {}
             tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
     except SafetensorError as error:
+        if _header_metadata(path).get("format") == "sknn":
+            raise ValueError(
+                f"{caller}: {path} is a corrupted sknn file: it is incomplete or its bytes "
+                f"were changed ({error}); it was probably truncated while being copied. "
+                "Get an intact copy from its source."
+            ) from None
         raise ValueError(
             f"{caller}: {path} is not an sknn model file ({error}). sknn reads only the "
             "safetensors files that sknn.save writes and never unpickles; a pickle or "
             "joblib file must be loaded with joblib, and only from a trusted source."
         ) from None
+    if metadata.get("format") == "sknn":
+        _check_digest(metadata, tensors, path, caller)
     try:
         document = json.loads(metadata["sknn"]) if metadata.get("format") == "sknn" else None
     except (ValueError, RecursionError):
@@ -271,6 +331,55 @@ def read_file(path, kind: str | tuple[str, ...], caller: str
             f"{caller}: {path} holds a {document.get('kind')!r} entry, not a {expected}."
         )
     return document, tensors
+
+
+def _digest(metadata: dict[str, str], tensors: dict[str, torch.Tensor]) -> str:
+    """The SHA-256 of a file's content: its metadata but the checksum, and its tensors.
+
+    Each tensor counts with its name, dtype, shape and bytes, so that a
+    changed, added or missing byte anywhere changes the digest.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(metadata):
+        if key != CHECKSUM_KEY:
+            digest.update(json.dumps([key, metadata[key]]).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_digest(metadata: dict[str, str], tensors, path: str, caller: str) -> None:
+    """Refuse a file whose content does not match its checksum; warn when it has none."""
+    expected = metadata.get(CHECKSUM_KEY)
+    if expected is None:
+        warnings.warn(
+            f"{caller}: {path} has no checksum (older sknn versions wrote none), so a "
+            "changed byte in it would go unnoticed; re-save it with sknn.save to add one.",
+            UserWarning, stacklevel=4,
+        )
+        return
+    received = _digest(metadata, tensors)
+    if received != expected:
+        raise ValueError(
+            f"{caller}: {path} is a corrupted sknn file: its content does not match the "
+            f"SHA-256 checksum it was saved with (expected {expected[:12]}..., got "
+            f"{received[:12]}...). Bytes changed after sknn.save wrote it (a truncated or "
+            "damaged copy, or an edit); get an intact copy from its source."
+        )
+
+
+def _header_metadata(path: str) -> dict:
+    """The metadata in a safetensors file's header, read by hand ({} if it has none)."""
+    try:
+        with open(path, "rb") as file:
+            size, = struct.unpack("<Q", file.read(8))
+            header = json.loads(file.read(min(size, 100_000_000)))
+    except (OSError, ValueError, struct.error, RecursionError):
+        return {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _versions() -> dict[str, str]:

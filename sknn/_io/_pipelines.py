@@ -33,6 +33,12 @@ from sknn._io._codec import _Decoder, _describe, _Encoder, _is_sknn_estimator, _
 # The name skops records for the placeholder class: part of the file format,
 # so the class must stay at this path (tests pin it).
 PLACEHOLDER_TYPE = "sknn._io._pipelines.SknnEstimatorPlaceholder"
+# Types that skops 0.16 does not trust by default but that sknn trusts, as they build
+# no code: a NumPy dtype (skops's DTypeNode reads it from an empty array saved with
+# allow_pickle=False; SimpleImputer and others keep their fit's dtype) and
+# make_column_selector (a column pattern and dtypes, filled in as plain attributes
+# and used only to select columns).
+SAFE_TYPES = ("numpy.dtype", "sklearn.compose._column_transformer.make_column_selector")
 # Values the walk does not look into: they hold no sknn estimator (one bound in a
 # method is caught after dumping, as skops then names its class).
 _LEAVES = (str, bytes, bytearray, int, float, complex, bool, type(None), type,
@@ -147,7 +153,7 @@ def pipeline_document(obj, encoder: _Encoder, path) -> dict:
                     for i, (_, estimator) in enumerate(found)}
     archive = _dumped(sio, _replaced(obj, placeholders), obj)
     untrusted = [name for name in sio.get_untrusted_types(data=archive)
-                 if name != PLACEHOLDER_TYPE]
+                 if name not in (PLACEHOLDER_TYPE, *SAFE_TYPES)]
     hidden = [name for name in untrusted if name.split(".")[0] in ("sknn", "torch", "skorch")]
     if hidden:
         raise TypeError(
@@ -193,7 +199,7 @@ def load_pipeline(document: dict, decoder: _Decoder, path, trusted: list[str]):
     """The scikit-learn object of a pipeline file, with its sknn estimators in place."""
     sio = skops_io("sknn.load")
     archive = decoder.run(lambda: _archive(document, decoder), path)
-    allowed = {PLACEHOLDER_TYPE, *trusted}
+    allowed = {PLACEHOLDER_TYPE, *SAFE_TYPES, *trusted}
     untrusted = decoder.run(lambda: sio.get_untrusted_types(data=archive), path)
     refused = [name for name in untrusted if name not in allowed]
     if refused:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 _ESTIMATORS: dict[str, type] = {}
 _STATES: dict[str, type] = {}
 _STATE_NAMES: dict[type, str] = {}
+_DROPPED: dict[str, type] = {}
 
 
 def storable_estimator(cls: type) -> type:
@@ -44,6 +45,33 @@ def storable_state(file_name: str) -> Callable[[type], type]:
         return cls
 
     return register
+
+
+def dropped_from_files(file_name: str) -> Callable[[type], type]:
+    """Class decorator: sknn files never hold this callback, which writes files.
+
+    A callback that writes to a path (a checkpoint, a log) would write, on
+    the disk of whoever loads a shared file, wherever its author chose.
+    :func:`sknn.save` leaves such callbacks out, and :func:`sknn.load` drops
+    them, with a warning, from files that hold them (files written before
+    they were left out, or crafted).
+
+    Parameters
+    ----------
+    file_name : str
+        The name files recorded for the class when they held it.
+    """
+
+    def register(cls: type) -> type:
+        _DROPPED[file_name] = cls
+        return cls
+
+    return register
+
+
+def dropped_class(file_name) -> type | None:
+    """The callback class a file names that loading drops (:func:`dropped_from_files`), or None."""
+    return _DROPPED.get(file_name) if isinstance(file_name, str) else None
 
 
 def estimator_class(name: str) -> type | None:

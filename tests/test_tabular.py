@@ -165,7 +165,7 @@ def test_changed_column_type_is_refused():
     clf = MLPClassifier(**FAST).fit(X, y)
     with pytest.raises(ValueError, match="MLPClassifier: column 'age' was numeric at fit "
                                          "time but is categorical now"):
-        clf.predict(X.assign(age=X["age"].astype(str)))
+        clf.predict(X.assign(age=X["age"].astype(str) + " years"))
     with pytest.raises(ValueError, match="column 'joined' was datetime"):
         clf.predict(X.assign(joined=1.0))
 

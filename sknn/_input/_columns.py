@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+import uuid
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +22,21 @@ def to_pandas(X) -> pd.DataFrame:
     """A pandas view of a pandas or polars DataFrame (polars without pyarrow)."""
     if isinstance(X, pd.DataFrame):
         return X
-    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+    return pd.DataFrame({name: _polars_column(X.get_column(name)) for name in X.columns})
+
+
+def _polars_column(series):
+    """A polars column as NumPy values; categories stay pandas categories.
+
+    ``to_numpy`` gives Decimals, dates, times and nullable booleans as objects and
+    dates, datetimes (in UTC) and durations as datetime64/timedelta64, which the
+    kinds read as pandas' own; categories it would give as plain strings.
+    """
+    import polars as pl
+
+    if isinstance(series.dtype, pl.Categorical | pl.Enum):
+        return pd.Categorical(series.to_numpy())
+    return series.to_numpy()
 
 
 # Column kinds (pandas' infer_dtype, computed in C) whose values are all of one
@@ -46,7 +65,7 @@ def _normalize_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.infer_dtype(array, skipna=True) not in _UNIFORM_KINDS:
         array = _as_uniform(array)
     inverse, uniques = pd.factorize(array, use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)
+    uniques = np.array([_category_value(v) for v in uniques], dtype=object)
     blank = np.fromiter((_is_missing(v) for v in uniques), dtype=bool, count=len(uniques))
     if blank.any():
         inverse = np.where(blank[inverse] & (inverse >= 0), -1, inverse)
@@ -58,9 +77,19 @@ def _as_uniform(array: np.ndarray) -> np.ndarray:
     missing = np.fromiter((_is_missing(v) for v in array), dtype=bool, count=len(array))
     array = array.copy()
     array[missing] = None
+    array[~missing] = [_category_value(v) for v in array[~missing]]
     if len({type(v) for v in array[~missing]}) > 1:
         array[~missing] = [str(v) for v in array[~missing]]
     return array
+
+
+def _category_value(value):
+    """Bytes as their UTF-8 text (b'red' is the level 'red'), UUIDs as their text."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
 def _as_strings(values: np.ndarray) -> np.ndarray:
@@ -76,7 +105,9 @@ def _is_missing(value) -> bool:
         return True
     if isinstance(value, float | np.floating) and np.isnan(value):
         return True
-    return isinstance(value, str) and not value.strip()
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    return isinstance(value, str | bytes) and not value.strip()
 
 
 def _is_numeric_array(X) -> bool:
@@ -98,36 +129,134 @@ def _column(table, j) -> pd.Series:
     return table.iloc[:, j]
 
 
+# What pandas' infer_dtype (in C; from the dtype alone when it says) calls a
+# column's values, and the kind they are read as. Text and mixed values
+# ('string', 'bytes', 'mixed', 'mixed-integer') are read by _text_kind.
+_KIND_OF_VALUES = {
+    **dict.fromkeys(("integer", "floating", "mixed-integer-float", "decimal", "boolean",
+                     "complex", "empty"), NUMERIC),
+    **dict.fromkeys(("datetime64", "datetime", "date", "timedelta64", "timedelta", "time"),
+                    DATETIME),
+    **dict.fromkeys(("categorical", "period", "interval"), CATEGORICAL),
+}
+# Numbers written with a leading zero ('007', '02134') are codes, not quantities.
+_LEADING_ZERO = re.compile(r"\s*[+-]?0\d")
+# Fewer distinct values than this are not taken for an identifier.
+IDENTIFIER_MIN_VALUES = 20
+
+
 def _column_kind(column: pd.Series) -> str:
-    dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
+    """Numeric, datetime or categorical, by what the values are (see the user guide)."""
+    kind = _KIND_OF_VALUES.get(pd.api.types.infer_dtype(column, skipna=True))
+    return kind if kind is not None else _text_kind(column)
+
+
+def _text_kind(column: pd.Series) -> str:
+    """Numeric if every value not missing or blank is a number or a number's text.
+
+    Only the distinct values are looked at; pandas parses them in C.
+    """
+    values = _distinct(column)
+    parsed = pd.to_numeric(values, errors="coerce")
+    if not all(_is_missing(v) for v in values[pd.isna(parsed)]):
         return CATEGORICAL
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
-            dtype):
-        return DATETIME
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        return NUMERIC
-    values = column.dropna().to_numpy(dtype=object)
-    if all(isinstance(v, int | float | np.number | bool) for v in values):
-        return NUMERIC
-    return CATEGORICAL
+    codes = (_LEADING_ZERO.match(v) for v in map(_category_value, values) if isinstance(v, str))
+    return CATEGORICAL if any(codes) else NUMERIC
 
 
-def _holds_complex(column: pd.Series) -> bool:
-    if column.dtype == object:
-        return any(isinstance(v, complex | np.complexfloating) for v in column)
-    return pd.api.types.is_complex_dtype(column.dtype)
+def _distinct(column: pd.Series) -> np.ndarray:
+    try:
+        return np.asarray(column.unique(), dtype=object)
+    except TypeError:  # unhashable values (lists, dicts): all of them
+        return column.to_numpy(dtype=object)
+
+
+def _is_identifier(column: pd.Series) -> bool:
+    """Whether a column of text or UUIDs holds a different value in each row.
+
+    As categories each value would be a level seen once, which all share the code
+    of unseen levels: the column would say nothing.
+    """
+    values = column.dropna()
+    if len(values) < IDENTIFIER_MIN_VALUES:
+        return False
+    values_kind = pd.api.types.infer_dtype(values, skipna=True)
+    if values_kind == "mixed":
+        if not all(isinstance(v, uuid.UUID) for v in values):
+            return False
+    elif values_kind not in ("string", "bytes"):
+        return False
+    return values.is_unique
 
 
 def _numeric_column(column: pd.Series, kind: str) -> np.ndarray:
+    """A numeric or datetime column as float64 (NaN: missing), or complex if it is.
+
+    Datetimes and dates become days since 1970-01-01 (UTC), durations seconds,
+    times of day seconds since midnight.
+    """
     if kind == DATETIME:
-        if pd.api.types.is_timedelta64_dtype(column.dtype):
-            return column.dt.total_seconds().to_numpy(dtype=np.float64)
-        stamps = pd.to_datetime(column)
-        if stamps.dt.tz is not None:
-            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        days = (stamps - pd.Timestamp(0)) / pd.Timedelta(days=1)
-        return days.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _time_values(column)
+    if pd.api.types.is_complex_dtype(column.dtype):
+        return column.to_numpy()
+    if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(
+            column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    # Objects and text: numbers, Decimals, booleans and numbers' text, parsed in C;
+    # missing values and blanks become NaN.
+    values = pd.to_numeric(column.to_numpy(dtype=object), errors="coerce")
+    return values if np.iscomplexobj(values) else values.astype(np.float64, copy=False)
+
+
+def _time_values(column: pd.Series) -> np.ndarray:
     if column.dtype == object:
-        column = pd.Series([np.nan if _is_missing(v) else v for v in column], dtype=object)
-    return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+        # Python objects, of any range (a database's 0001-01-01 included): each
+        # distinct value converted exactly.
+        return _per_distinct_value(column, _time_number)
+    values_kind = pd.api.types.infer_dtype(column, skipna=True)
+    if values_kind == "timedelta64":
+        spans = column.to_numpy(dtype="timedelta64[us]", na_value=np.timedelta64("NaT"))
+        return spans / np.timedelta64(1, "s")
+    if values_kind == "time":  # Arrow times of day: datetime.time objects
+        return _per_distinct_value(column, _time_number)
+    if values_kind == "date":  # Arrow dates, which NumPy reads only as objects
+        column = column.astype("timestamp[us][pyarrow]")
+    # In microseconds, whose range (unlike nanoseconds') holds any year a database does.
+    stamps = _utc_naive(column).to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+    return (stamps - np.datetime64(0, "us")) / np.timedelta64(1, "D")
+
+
+def _utc_naive(column: pd.Series) -> pd.Series:
+    try:
+        zone = column.dt.tz
+    except (AttributeError, NotImplementedError):  # dates, which have no time zone
+        return column
+    return column if zone is None else column.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def _per_distinct_value(column: pd.Series, number) -> np.ndarray:
+    inverse, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    numbers = np.array([number(v) for v in uniques], dtype=np.float64)
+    return np.append(numbers, np.nan)[inverse]
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _time_number(value) -> float:
+    """Days since 1970-01-01 (UTC) of a date or datetime, seconds of a duration,
+    seconds since midnight of a time of day."""
+    if isinstance(value, datetime.time):
+        return (value.hour * 3600 + value.minute * 60 + value.second
+                + value.microsecond / 1e6)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, np.timedelta64):
+        return pd.Timedelta(value).total_seconds()
+    if not isinstance(value, datetime.date):  # NumPy datetime64 objects
+        value = pd.Timestamp(value).to_pydatetime()
+    if not isinstance(value, datetime.datetime):
+        return float(value.toordinal() - _EPOCH.toordinal())
+    if value.utcoffset() is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return (value - _EPOCH) / datetime.timedelta(days=1)

@@ -38,7 +38,7 @@ from sknn._input._columns import (
     _column,
     _column_kind,
     _column_name,
-    _holds_complex,
+    _is_identifier,
     _is_numeric_array,
     _normalize_categories,
     _numeric_column,
@@ -124,8 +124,10 @@ class TabularEncoder:
     Parameters
     ----------
     categorical_features : 'from_dtype', array-like or None
-        'from_dtype': pandas ``category``, string and object columns holding
-        anything but numbers. Or column names, indices, or a boolean mask.
+        'from_dtype': pandas ``category`` columns, and string and object columns
+        holding anything but numbers, numbers' text, dates and times (see the
+        user guide's table of column kinds). Or column names, indices, or a
+        boolean mask.
     numeric_transform : {'quantile', 'standard', 'none'}
     n_bins : int or None
         Quantile bin edges to compute for piecewise-linear numeric embeddings.
@@ -334,12 +336,20 @@ class TabularEncoder:
             return CATEGORICAL
         spec = self.categorical_features
         from_dtype = isinstance(spec, str) and spec == "from_dtype"
-        kind = _column_kind(_column(table, j))
+        column = _column(table, j)
+        kind = _column_kind(column)
         if kind == CATEGORICAL and not from_dtype:
             raise ValueError(
                 f"{self.estimator_name}: column {_column_name(table, j)!r} holds strings or "
                 "categories but is not among categorical_features; list it there or use "
                 "categorical_features='from_dtype'."
+            )
+        if kind == CATEGORICAL and _is_identifier(column):
+            raise ValueError(
+                f"{self.estimator_name}: column {_column_name(table, j)!r} looks like an "
+                f"identifier: its {column.count()} values are all different, so as "
+                "categories each would be seen once and nothing could be learned from it. "
+                "Drop the column, or list it in categorical_features to keep it anyway."
             )
         return kind
 
@@ -347,8 +357,10 @@ class TabularEncoder:
         for j, expected in enumerate(self.kinds):
             if expected == CATEGORICAL:
                 continue
-            found = _column_kind(_column(table, j))
-            if found != expected:
+            column = _column(table, j)
+            found = _column_kind(column)
+            # A column missing everywhere fits every kind.
+            if found != expected and not column.isna().all():
                 raise ValueError(
                     f"{self.estimator_name}: column {_column_name(table, j)!r} was {expected} "
                     f"at fit time but is {found} now."
@@ -369,13 +381,12 @@ class TabularEncoder:
 
         def read(k):
             j = self.numeric_index[k]
-            column = _column(table, j)
-            if _holds_complex(column):
+            values = _numeric_column(_column(table, j), self.kinds[j])
+            if np.iscomplexobj(values):
                 raise ValueError(
                     f"{self.estimator_name}: column {_column_name(table, j)!r} holds "
                     "complex numbers; only real numbers are supported."
                 )
-            values = _numeric_column(column, self.kinds[j])
             if np.isinf(values).any():
                 raise ValueError(
                     f"{self.estimator_name}: column {_column_name(table, j)!r} contains "

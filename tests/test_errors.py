@@ -470,3 +470,20 @@ def test_three_dimensional_input_to_the_mlp_points_to_the_sequence_estimators(da
             rf"shape \(30, 3, 1\)\. For sequences or images use CNN{kind}, RNN{kind} or "
             rf"Transformer{kind}, or flatten X")):
         _make(cls).fit(X.reshape(30, 3, 1), y)
+
+
+@pytest.mark.parametrize("value, type_name", [([1, 2], "list"), ({"k": 1}, "dict"),
+                                              ((1, 2), "tuple"), (np.ones(2), "ndarray")])
+def test_a_column_of_lists_or_dicts_is_refused_at_fit_and_predict(data, value, type_name):
+    X, y = data
+    frame = pd.DataFrame({"a": X[:, 0], "tags": ["x", "y"] * 15})
+    bad = frame.astype({"tags": object})
+    bad.at[3, "tags"] = value
+    message = (rf"MLPClassifier: column 'tags' holds a {type_name} \(first at row 3\); each "
+               r"cell must be one number, string, date or category\. Expand it into columns "
+               r"first \(for example pd\.DataFrame\(df\['tags'\]\.tolist\(\)\)\) or join")
+    with pytest.raises(TypeError, match=message):
+        _make(MLPClassifier).fit(bad, y)
+    est = _make(MLPClassifier).fit(frame, y)
+    with pytest.raises(TypeError, match=message):
+        est.predict(bad)

@@ -738,3 +738,25 @@ def test_piecewise_linear_embedding_saturates_a_shorter_feature_at_infinity():
     torch.testing.assert_close(embedded[0], embedded[2])
     torch.testing.assert_close(embedded, torch.relu(torch.einsum(
         "bfi,fio->bfo", layer.encode(x), layer.weight) + layer.bias).flatten(1))
+
+
+@pytest.mark.parametrize("empty, later", [
+    (pd.Series([np.nan] * 40), np.arange(40.0)),                         # floats
+    (pd.Series([None] * 40, dtype=object), ["new"] * 40),                # no type at all
+    (pd.Series(pd.Categorical([None] * 40, categories=["x", "y"])), ["x"] * 40),
+])
+def test_a_column_missing_at_fit_moves_nothing_when_it_has_values_later(empty, later):
+    # scikit-learn's imputers drop a column without observed values; sknn reads it
+    # as missing in every row, whatever it holds later.
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.randn(40), "empty": empty})
+    y = frame["a"] * 2
+    est = MLPRegressor(max_iter=3, ensemble_size=1, n_threads=1, random_state=0)
+    est.fit(frame, y)
+    filled = frame.assign(empty=later)
+    np.testing.assert_array_equal(est.predict(filled), est.predict(frame))
+    encoder = est.encoder_
+    if encoder.kinds[1] == "categorical":
+        assert [column.observed for column in encoder.categories] == [False]
+    else:
+        assert encoder.unobserved_index == (1,)

@@ -1,14 +1,17 @@
-"""Reading a table's columns: their kinds, their numbers and their category strings."""
+"""Reading a table's columns: their kinds, their numbers and their category codes."""
 
 from __future__ import annotations
 
 import datetime
 import re
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+
+from sknn._utils._registry import storable_state
 
 NUMERIC, DATETIME, CATEGORICAL = "numeric", "datetime", "categorical"
 
@@ -171,6 +174,24 @@ def _distinct(column: pd.Series) -> np.ndarray:
         return column.to_numpy(dtype=object)
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def _first_container(column: pd.Series) -> tuple[int, str] | None:
+    """Row and type name of the first list, dict, set, tuple or array in a column.
+
+    pandas calls a column holding them 'mixed' (in C); only such columns are
+    scanned, value by value.
+    """
+    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) not in (
+            "mixed", "mixed-integer"):
+        return None
+    for row, value in enumerate(column.to_numpy()):
+        if isinstance(value, _CONTAINERS):
+            return row, type(value).__name__
+    return None
+
+
 def _is_identifier(column: pd.Series) -> bool:
     """Whether a column of text or UUIDs holds a different value in each row.
 
@@ -260,3 +281,55 @@ def _time_number(value) -> float:
     if value.utcoffset() is not None:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return (value - _EPOCH) / datetime.timedelta(days=1)
+
+
+@dataclass
+@storable_state("sknn._tabular._CategoricalColumn")
+class _CategoricalColumn:
+    """Codes of one categorical column: levels, then 'rare or unseen', then missing."""
+
+    levels: pd.Index
+    string_levels: bool
+    # False when the column was missing in every row at fit: its values then carry
+    # nothing learned, and every row is encoded as missing (as scikit-learn's
+    # imputers drop such a column), so values that appear later move nothing.
+    observed: bool = True
+
+    @property
+    def unknown_code(self) -> int:
+        return len(self.levels)
+
+    @property
+    def missing_code(self) -> int:
+        return len(self.levels) + 1
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.levels) + 2
+
+    @classmethod
+    def fit(cls, values: pd.Series, weights: np.ndarray) -> _CategoricalColumn:
+        uniques, inverse = _normalize_categories(values)
+        seen = np.bincount(inverse[inverse >= 0], minlength=len(uniques)) > 0
+        string_levels = any(isinstance(v, str) for v in uniques[seen])
+        if string_levels:
+            uniques = _as_strings(uniques)
+        present = (inverse >= 0) & (weights > 0)
+        # Converted to strings, distinct values may coincide ("1" from 1 and "1"):
+        # count by the converted value.
+        level_of_unique, levels = pd.factorize(uniques)
+        counts = np.bincount(level_of_unique[inverse[present]], minlength=len(levels))
+        # A level seen once cannot be learned; it trains the shared unknown code.
+        kept = sorted(np.asarray(levels, dtype=object)[counts >= 2], key=_sort_key)
+        return cls(pd.Index(kept, dtype=object), string_levels, observed=bool(present.any()))
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        if not self.observed:
+            return np.full(len(values), float(self.missing_code))
+        uniques, inverse = _normalize_categories(values)
+        if self.string_levels:
+            uniques = _as_strings(uniques)
+        unique_codes = self.levels.get_indexer(uniques).astype(np.float64)
+        unique_codes[unique_codes < 0] = self.unknown_code
+        # Index -1 (missing) picks the appended missing code.
+        return np.append(unique_codes, self.missing_code)[inverse]

@@ -34,16 +34,15 @@ from sknn._input._adapter import InputAdapter
 from sknn._input._columns import (
     CATEGORICAL,
     NUMERIC,
-    _as_strings,
+    _CategoricalColumn,
     _column,
     _column_kind,
     _column_name,
+    _first_container,
     _is_identifier,
     _is_numeric_array,
-    _normalize_categories,
     _numeric_column,
     _row_block,
-    _sort_key,
     is_dataframe,
     to_pandas,
 )
@@ -68,52 +67,6 @@ TABULAR_CONSTRAINTS = {
     "numeric_embedding": [StrOptions({"auto", *NUMERIC_EMBEDDINGS}), None],
 }
 
-
-
-@dataclass
-@storable_state("sknn._tabular._CategoricalColumn")
-class _CategoricalColumn:
-    """Codes of one categorical column: levels, then 'rare or unseen', then missing."""
-
-    levels: pd.Index
-    string_levels: bool
-
-    @property
-    def unknown_code(self) -> int:
-        return len(self.levels)
-
-    @property
-    def missing_code(self) -> int:
-        return len(self.levels) + 1
-
-    @property
-    def cardinality(self) -> int:
-        return len(self.levels) + 2
-
-    @classmethod
-    def fit(cls, values: pd.Series, weights: np.ndarray) -> _CategoricalColumn:
-        uniques, inverse = _normalize_categories(values)
-        seen = np.bincount(inverse[inverse >= 0], minlength=len(uniques)) > 0
-        string_levels = any(isinstance(v, str) for v in uniques[seen])
-        if string_levels:
-            uniques = _as_strings(uniques)
-        present = (inverse >= 0) & (weights > 0)
-        # Converted to strings, distinct values may coincide ("1" from 1 and "1"):
-        # count by the converted value.
-        level_of_unique, levels = pd.factorize(uniques)
-        counts = np.bincount(level_of_unique[inverse[present]], minlength=len(levels))
-        # A level seen once cannot be learned; it trains the shared unknown code.
-        kept = sorted(np.asarray(levels, dtype=object)[counts >= 2], key=_sort_key)
-        return cls(pd.Index(kept, dtype=object), string_levels)
-
-    def encode(self, values: pd.Series) -> np.ndarray:
-        uniques, inverse = _normalize_categories(values)
-        if self.string_levels:
-            uniques = _as_strings(uniques)
-        unique_codes = self.levels.get_indexer(uniques).astype(np.float64)
-        unique_codes[unique_codes < 0] = self.unknown_code
-        # Index -1 (missing) picks the appended missing code.
-        return np.append(unique_codes, self.missing_code)[inverse]
 
 
 @dataclass
@@ -146,6 +99,10 @@ class TabularEncoder:
     categories: list = field(default_factory=list)
     indicator_index: list = field(default_factory=list)
     scaler: _NumericScaler | None = None
+    # Numeric columns (positions among them) missing in every row at fit: read as
+    # missing at transform too (see _CategoricalColumn.observed). A tuple, whose
+    # default files written before it existed read from the class.
+    unobserved_index: tuple = ()
     bin_edges: list | None = None
     numeric_embedding: str | None = None
     output_dtype: type = np.float64
@@ -186,6 +143,9 @@ class TabularEncoder:
             sample_weight, dtype=np.float64)
 
         numeric = self._numeric_columns(table)
+        self.unobserved_index = tuple(
+            k for k, column in enumerate(numeric)
+            if not (~np.isnan(column) & (weights > 0)).any())
         self.indicator_index = numeric.with_missing()
         self.scaler = _NumericScaler(self.numeric_transform).fit(numeric, weights)
         self.categories = [_CategoricalColumn.fit(_column(table, j), weights)
@@ -274,6 +234,8 @@ class TabularEncoder:
         n_numeric = len(numeric)
         indicator_of = {k: n_numeric + i for i, k in enumerate(self.indicator_index)}
         for k, column in enumerate(numeric):
+            if k in self.unobserved_index:  # an array's column, read as is
+                column = np.full(len(column), np.nan)
             scaled = self.scaler.scaled(k, column)
             # Written in float64, so a float32 output holds the result rounded once;
             # beyond float32's range it is infinite, and prediction says it overflowed.
@@ -337,6 +299,7 @@ class TabularEncoder:
         spec = self.categorical_features
         from_dtype = isinstance(spec, str) and spec == "from_dtype"
         column = _column(table, j)
+        self._refuse_containers(column, _column_name(table, j))
         kind = _column_kind(column)
         if kind == CATEGORICAL and not from_dtype:
             raise ValueError(
@@ -353,11 +316,24 @@ class TabularEncoder:
             )
         return kind
 
+    def _refuse_containers(self, column: pd.Series, name) -> None:
+        found = _first_container(column)
+        if found is not None:
+            row, type_name = found
+            raise TypeError(
+                f"{self.estimator_name}: column {name!r} holds a {type_name} (first at row "
+                f"{row}); each cell must be one number, string, date or category. Expand "
+                f"it into columns first (for example pd.DataFrame(df[{name!r}].tolist())) "
+                "or join its items into one string."
+            )
+
     def _check_kinds(self, table: pd.DataFrame):
+        unobserved = {self.numeric_index[k] for k in self.unobserved_index}
         for j, expected in enumerate(self.kinds):
-            if expected == CATEGORICAL:
-                continue
             column = _column(table, j)
+            self._refuse_containers(column, _column_name(table, j))
+            if expected == CATEGORICAL or j in unobserved:
+                continue
             found = _column_kind(column)
             # A column missing everywhere fits every kind.
             if found != expected and not column.isna().all():
@@ -380,6 +356,8 @@ class TabularEncoder:
                                    block=values)
 
         def read(k):
+            if k in self.unobserved_index:  # whatever it holds now: never learned
+                return np.full(table.shape[0], np.nan)
             j = self.numeric_index[k]
             values = _numeric_column(_column(table, j), self.kinds[j])
             if np.iscomplexobj(values):

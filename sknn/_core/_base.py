@@ -37,6 +37,7 @@ from sknn._core._device import fused_optimizer_runs_on, on_device, resolve_devic
 from sknn._core._distributed import shared_seed
 from sknn._core._memory import keep_freed_memory
 from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule, subnormals_kept
+from sknn._core._network_params import continues_network, record_network_params
 from sknn._core._task import ClassificationTask
 from sknn._utils._errors import errors_naming, finite_outputs
 
@@ -101,6 +102,13 @@ class BaseNeuralEstimator(BaseEstimator):
         "callbacks": [None, list],
         "dtype": [StrOptions({"auto", "float32", "float64"})],
     }
+    # Parameters each fit reads afresh; every other one shapes the network
+    # (sknn._core._network_params). Mixins and families add theirs.
+    _training_only_params = frozenset({
+        "alpha", "solver", "learning_rate_init", "learning_rate", "batch_size", "max_iter",
+        "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "random_state",
+        "device", "n_threads", "verbose", "warm_start", "callbacks",
+    })
 
     # -- hooks for subclasses -------------------------------------------------
     def _build_module(self, n_features: int, task) -> torch.nn.Module:
@@ -187,7 +195,7 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- fit ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, classes=None, incremental=False, task=None):
         """Fit; ``task`` replaces the one ``_make_task`` learns from y (distillation)."""
-        continuing = (incremental or self.warm_start) and hasattr(self, "net_")
+        continuing = continues_network(self, incremental)
         snapshot = self._snapshot() if continuing else None
         try:
             return self._fit_unsafe(X, y, sample_weight, classes, incremental,
@@ -328,6 +336,7 @@ class BaseNeuralEstimator(BaseEstimator):
             self.learning_rate, total_steps=max_epochs * n_batches,
         )))
         callbacks += list(self.callbacks or [])
+        record_network_params(self)  # what warm starts and sknn.save check against
         net = SknnNet(
             module=self._build_module(n_features, task).to(dtype),
             criterion=task.make_criterion(),

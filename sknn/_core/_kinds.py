@@ -26,6 +26,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         **BaseNeuralEstimator._parameter_constraints,
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
+    _training_only_params = frozenset({"class_weight"})
 
     def _make_task(self, y, classes=None, sample_weight=None):
         return self._raise_with_name(ClassificationTask.from_target, y, type(self).__name__,

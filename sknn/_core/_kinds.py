@@ -77,6 +77,14 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            When ``set_params`` changed a parameter that shapes the network
+            since it was built (the architecture, its input encoding, ...):
+            the network cannot continue under it. ``fit`` with
+            ``warm_start=False`` builds a new one.
         """
         if hasattr(self, "net_"):
             if classes is not None and not np.array_equal(
@@ -194,6 +202,14 @@ class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            When ``set_params`` changed a parameter that shapes the network
+            since it was built (the architecture, its input encoding, ...):
+            the network cannot continue under it. ``fit`` with
+            ``warm_start=False`` builds a new one.
         """
         return self._fit(X, y, sample_weight, incremental=True)
 

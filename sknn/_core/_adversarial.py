@@ -146,6 +146,8 @@ class AdversarialTrainingMixin:
     discrete inputs).
     """
 
+    _training_only_params = frozenset({"adversarial_epsilon", "adversarial_method"})
+
     def _adversarial_inputs(self) -> dict:
         return self._input.attack_inputs(self)
 

@@ -33,10 +33,11 @@ from sklearn.utils.validation import (
 )
 
 from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
-from sknn._core._device import on_device, resolve_device, torch_threads
+from sknn._core._device import fused_optimizer_runs_on, on_device, resolve_device, torch_threads
 from sknn._core._distributed import shared_seed
 from sknn._core._memory import keep_freed_memory
 from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule, subnormals_kept
+from sknn._core._network_params import continues_network, record_network_params
 from sknn._core._task import ClassificationTask, refuse_missing_targets
 from sknn._utils._errors import errors_naming, finite_outputs
 
@@ -60,16 +61,6 @@ NEVER = sys.maxsize
 # tabular nets before their best epoch) and on the training loss (scikit-learn's 10).
 AUTO_PATIENCE_VALIDATION = 20
 AUTO_PATIENCE_TRAINING_LOSS = 10
-
-
-def _fused_optimizer_runs_on(device: torch.device) -> bool:
-    """Whether torch has one-kernel ('fused') optimizer steps for ``device``.
-
-    On the CPU they take a quarter of the time of the per-tensor loop (0.11 against
-    0.46 ms per Adam step of the default MLP), 6% of a default tabular fit.
-    """
-    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
-    return device.type == "cuda" or (device.type == "cpu" and (major, minor) >= (2, 4))
 
 
 @dataclass
@@ -111,6 +102,13 @@ class BaseNeuralEstimator(BaseEstimator):
         "callbacks": [None, list],
         "dtype": [StrOptions({"auto", "float32", "float64"})],
     }
+    # Parameters each fit reads afresh; every other one shapes the network
+    # (sknn._core._network_params). Mixins and families add theirs.
+    _training_only_params = frozenset({
+        "alpha", "solver", "learning_rate_init", "learning_rate", "batch_size", "max_iter",
+        "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "random_state",
+        "device", "n_threads", "verbose", "warm_start", "callbacks",
+    })
 
     # -- hooks for subclasses -------------------------------------------------
     def _build_module(self, n_features: int, task) -> torch.nn.Module:
@@ -196,7 +194,7 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- fit ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, classes=None, incremental=False, task=None):
         """Fit; ``task`` replaces the one ``_make_task`` learns from y (distillation)."""
-        continuing = (incremental or self.warm_start) and hasattr(self, "net_")
+        continuing = continues_network(self, incremental)
         snapshot = self._snapshot() if continuing else None
         try:
             return self._fit_unsafe(X, y, sample_weight, classes, incremental,
@@ -337,6 +335,7 @@ class BaseNeuralEstimator(BaseEstimator):
             self.learning_rate, total_steps=max_epochs * n_batches,
         )))
         callbacks += list(self.callbacks or [])
+        record_network_params(self)  # what warm starts and sknn.save check against
         net = SknnNet(
             module=self._build_module(n_features, task).to(dtype),
             criterion=task.make_criterion(),
@@ -353,7 +352,7 @@ class BaseNeuralEstimator(BaseEstimator):
             autocast_dtype=self._autocast_dtype(),
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
             optimizer__weight_decay=self.alpha,
-            optimizer__fused=_fused_optimizer_runs_on(device) or None,
+            optimizer__fused=fused_optimizer_runs_on(device) or None,
         )
         return net.initialize()
 

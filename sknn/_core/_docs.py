@@ -54,7 +54,13 @@ _SHARED_PARAMETERS = """
     warm_start : bool, default=False
         Let a new ``fit`` continue from the current weights (and optimizer
         state), with the current ``learning_rate``, ``learning_rate_init``
-        and ``alpha``; a schedule restarts over its epochs.
+        and ``alpha``; a schedule restarts over its epochs. A network
+        continues only under the parameters it was built with: after
+        ``set_params`` changes one that shapes the network or its input
+        encoding (the architecture, dropout, ``dtype``, the column encoding,
+        ...), ``fit`` trains a new network, with a warning, as with
+        ``warm_start=False``, so that the model is always the one its
+        parameters describe (``partial_fit`` refuses such a change).
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks for the net (checkpointing, logging, ...).
     dtype : {'auto', 'float32', 'float64'}, default='auto'

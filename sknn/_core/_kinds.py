@@ -26,6 +26,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         **BaseNeuralEstimator._parameter_constraints,
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
+    _training_only_params = frozenset({"class_weight"})
 
     def _make_task(self, y, classes=None, sample_weight=None):
         return self._raise_with_name(ClassificationTask.from_target, y, type(self).__name__,
@@ -84,6 +85,14 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            When ``set_params`` changed a parameter that shapes the network
+            since it was built (the architecture, its input encoding, ...):
+            the network cannot continue under it. ``fit`` with
+            ``warm_start=False`` builds a new one.
         """
         if hasattr(self, "net_"):
             if classes is not None and not np.array_equal(
@@ -201,6 +210,14 @@ class BaseNeuralRegressor(RegressorMixin, BaseNeuralEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            When ``set_params`` changed a parameter that shapes the network
+            since it was built (the architecture, its input encoding, ...):
+            the network cannot continue under it. ``fit`` with
+            ``warm_start=False`` builds a new one.
         """
         return self._fit(X, y, sample_weight, incremental=True)
 

@@ -242,6 +242,8 @@ class PrivateTrainingMixin:
     let the private rows decide, outside the accounting.
     """
 
+    _training_only_params = frozenset({"dp_epsilon", "dp_delta", "dp_max_grad_norm"})
+
     def _fit(self, *args, **kwargs):
         if self.dp_epsilon is None:
             return super()._fit(*args, **kwargs)

@@ -65,6 +65,7 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """
 
     input_shape = None  # the sequence layer's reshaping parameter: not offered here
+    _training_only_params = frozenset({"clip_grad_norm"})
     _family = "RNN"
 
     @property

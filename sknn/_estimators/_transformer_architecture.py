@@ -129,6 +129,9 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """
 
     _family = "Transformer"
+    # Read afresh by each fit and predict: the precision of the passes (the
+    # weights stay float32) and the limit on a sample's tokens.
+    _training_only_params = frozenset({"autocast", "max_tokens"})
 
     @property
     def _input(self):

@@ -22,6 +22,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sknn._core._net import ConvergenceMonitor, StepSchedule
+from sknn._core._network_params import check_rebuilds
 from sknn._utils._registry import dropped_class, estimator_class, state_class, state_file_name
 
 STATEFUL_CALLBACKS = (ConvergenceMonitor, StepSchedule)
@@ -202,6 +203,7 @@ class _Encoder:
                     node["state"][key] = encoded
         if "net_" in vars(estimator):
             node["net"] = self.net(estimator.net_, _join(path, "net_"))
+            check_rebuilds(estimator)  # else sknn.load could not rebuild this network
         return node
 
     def _attribute(self, value, path: str, left_out):

@@ -94,6 +94,9 @@ def save(estimator, path) -> None:
     TypeError
         When ``estimator`` is neither an sknn nor a scikit-learn estimator,
         or holds something that cannot be stored.
+    ValueError
+        When parameters that shape a network were changed (``set_params``)
+        after its fit: the file would not rebuild that network.
     ImportError
         When ``estimator`` is a scikit-learn object and skops is missing.
     OSError

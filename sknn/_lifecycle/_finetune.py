@@ -82,6 +82,9 @@ class FineTuningMixin:
     preprocessing and returns X as that encodes it (``_adopt_inputs``).
     """
 
+    # Where a new network starts; warm starts continue from the current weights.
+    _training_only_params = frozenset({"init_from", "freeze_epochs", "trainable_layers"})
+
     def __sklearn_clone__(self):
         cloned = super().__sklearn_clone__()
         # A fitted starting point, not a sub-estimator to refit: keep it as it is.

@@ -63,28 +63,77 @@ def test_an_explicit_embedding_is_kept_on_few_valued_columns():
     assert model.encoder_.numeric_embedding == "piecewise_linear"
 
 
-def test_large_fits_leave_the_cores_other_processes_use(monkeypatch):
+def test_every_fit_and_prediction_leaves_the_cores_other_processes_use(monkeypatch):
     from sknn._core import _device
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(_device.torch, "get_num_threads", lambda: 2)
     monkeypatch.setattr(_device.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(_device, "busy_cores_elsewhere", lambda seconds: 1.0)
+    waits = []
+
+    def busy(cores):
+        def reading(may_wait=False):
+            waits.append(may_wait)
+            return cores
+        monkeypatch.setattr(_device.LOAD, "busy_cores_elsewhere", reading)
+
+    busy(1.0)
     assert _device.default_n_threads(work_rows=10**6) == 1
-    assert _device.default_n_threads(work_rows=1_000) == 2  # small fits do not look
-    monkeypatch.setattr(_device, "busy_cores_elsewhere", lambda seconds: 0.2)
+    assert _device.default_n_threads(work_rows=1_000) == 1  # small fits look too
+    assert _device.default_n_threads() == 1  # and predictions
+    assert waits == [True, False, False]  # only large fits may wait for a fresh reading
+    busy(0.2)
     assert _device.default_n_threads(work_rows=10**6) == 2
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # an explicit setting wins
-    monkeypatch.setattr(_device, "busy_cores_elsewhere", lambda seconds: 1.0)
+    busy(1.0)
     assert _device.default_n_threads(work_rows=10**6) == 2
+
+
+def _spinning_process():
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("needs Linux's /proc/stat")
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def test_the_load_is_read_without_waiting():
+    import time
+
+    from sknn._core._device import LoadReadings
+
+    busy = _spinning_process()
+    try:
+        time.sleep(0.3)  # the interpreter has started and spins
+        readings = LoadReadings()
+        time.sleep(0.3)
+        start = time.perf_counter()
+        cores = readings.busy_cores_elsewhere()
+        assert time.perf_counter() - start < 0.01
+        assert cores >= 0.5
+    finally:
+        busy.kill()
+
+
+def test_a_large_fit_measures_afresh_when_the_last_reading_is_old(monkeypatch):
+    import time
+
+    from sknn._core import _device
+
+    readings = _device.LoadReadings()
+    if readings.busy_cores_elsewhere() is None:
+        pytest.skip("needs Linux's /proc/stat")
+    monkeypatch.setattr(_device, "LOAD_WINDOW_MAX_SECONDS", 0.0)  # every window is old
+    start = time.perf_counter()
+    readings.busy_cores_elsewhere(may_wait=False)
+    assert time.perf_counter() - start < 0.01
+    start = time.perf_counter()
+    readings.busy_cores_elsewhere(may_wait=True)
+    assert time.perf_counter() - start >= _device.SHARED_CHECK_SECONDS
 
 
 def test_busy_cores_elsewhere_sees_a_busy_process():
     from sknn._core._device import busy_cores_elsewhere
 
-    if not os.path.exists("/proc/stat"):
-        pytest.skip("needs Linux's /proc/stat")
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    busy = _spinning_process()
     try:
         import time
 

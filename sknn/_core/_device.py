@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -110,8 +111,16 @@ def _dask_worker():
         return None
 
 
-# Training on at least this many rows (epochs x rows) looks at the other processes'
-# load first: the look costs SHARED_CHECK_SECONDS, under 1% of such a fit.
+# Every fit and prediction with n_threads=None leaves the cores other processes keep
+# busy (next to a busy process, two torch threads on two cores ran short fits 5-35x
+# and predictions 2-8x slower than one). The load is read without waiting: the
+# machine's and this process's busy time since the previous reading (at the latest,
+# sknn's import), over at least LOAD_WINDOW_MIN_SECONDS. A window longer than
+# LOAD_WINDOW_MAX_SECONDS may average away a process that started since: a training
+# of at least SHARED_CHECK_MIN_ROWS rows (epochs x rows), for which
+# SHARED_CHECK_SECONDS is under 1%, then measures afresh.
+LOAD_WINDOW_MIN_SECONDS = 0.05
+LOAD_WINDOW_MAX_SECONDS = 2.0
 SHARED_CHECK_MIN_ROWS = 100_000
 SHARED_CHECK_SECONDS = 0.1
 
@@ -124,10 +133,11 @@ def default_n_threads(work_rows: int = 0) -> int:
     oversubscribe). Inside a dask worker without it, 1: each of the worker's
     threads runs its own task, so its cores are already taken. Otherwise
     torch's own default, the number of physical cores, less the cores that
-    other processes keep busy when the training is large (``work_rows`` rows
-    in all): torch's waiting OpenMP threads spin, and next to a busy process
-    two threads on two cores ran an epoch 4-15x slower than one thread
-    (benchmarks/RESULTS.md, "The same speed on every machine").
+    other processes keep busy (:data:`LOAD`): torch's waiting OpenMP threads
+    spin, and next to a busy process two threads on two cores ran an epoch
+    4-15x slower than one thread (benchmarks/RESULTS.md). ``work_rows``: the
+    rows a training will go through; a large one may wait
+    ``SHARED_CHECK_SECONDS`` for a fresh reading of the load.
     """
     from_env = os.environ.get("OMP_NUM_THREADS", "")
     if from_env.isdigit() and int(from_env) > 0:
@@ -135,11 +145,55 @@ def default_n_threads(work_rows: int = 0) -> int:
     if _dask_worker() is not None:
         return 1
     threads = torch.get_num_threads()
-    if threads > 1 and work_rows >= SHARED_CHECK_MIN_ROWS:
-        busy = busy_cores_elsewhere(SHARED_CHECK_SECONDS)
+    if threads > 1:
+        busy = LOAD.busy_cores_elsewhere(may_wait=work_rows >= SHARED_CHECK_MIN_ROWS)
         if busy is not None and busy >= 0.5:
             threads = max(1, min(threads, (os.cpu_count() or threads) - round(busy)))
     return threads
+
+
+class LoadReadings:
+    """The cores other processes keep busy, from readings of ``/proc/stat``.
+
+    Each call compares the machine's and this process's busy time with the
+    previous reading, so it costs a file read (about 30 µs), not a wait; the
+    first reading is taken at import. None off Linux.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last = _reading()
+        self._busy: float | None = None
+
+    def busy_cores_elsewhere(self, may_wait: bool = False) -> float | None:
+        """The latest estimate; ``may_wait``: measure afresh if the window is stale."""
+        with self._lock:
+            now = _reading()
+            if now is None or self._last is None:
+                return None
+            if may_wait and now[0] - self._last[0] > LOAD_WINDOW_MAX_SECONDS:
+                self._last = now
+                time.sleep(SHARED_CHECK_SECONDS)
+                now = _reading()
+            if now[0] - self._last[0] >= LOAD_WINDOW_MIN_SECONDS or self._busy is None:
+                self._busy = _busy_between(self._last, now)
+                self._last = now
+            return self._busy
+
+
+def _reading() -> tuple[float, float, float] | None:
+    """(monotonic time, the machine's busy seconds, this process's), or None."""
+    try:
+        return time.monotonic(), _busy_seconds(), _own_seconds()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _busy_between(before, after) -> float:
+    """Cores that other processes kept busy between two readings."""
+    elapsed = max(after[0] - before[0], 1e-9)
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(0.0, others) / elapsed
 
 
 def busy_cores_elsewhere(seconds: float) -> float | None:
@@ -147,13 +201,12 @@ def busy_cores_elsewhere(seconds: float) -> float | None:
 
     The machine's busy time from ``/proc/stat``, less this process's own.
     """
-    try:
-        before, own_before = _busy_seconds(), _own_seconds()
-        time.sleep(seconds)
-        after, own_after = _busy_seconds(), _own_seconds()
-    except (OSError, ValueError, IndexError):
+    before = _reading()
+    time.sleep(seconds)
+    after = _reading()
+    if before is None or after is None:
         return None
-    return max(0.0, (after - before) - (own_after - own_before)) / seconds
+    return _busy_between(before, after)
 
 
 def _busy_seconds() -> float:
@@ -166,6 +219,9 @@ def _busy_seconds() -> float:
 def _own_seconds() -> float:
     times = os.times()
     return times.user + times.system
+
+
+LOAD = LoadReadings()
 
 
 @contextlib.contextmanager

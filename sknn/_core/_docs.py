@@ -44,9 +44,12 @@ _SHARED_PARAMETERS = """
         Torch CPU threads during fit and predict (restored afterwards). None
         follows ``OMP_NUM_THREADS`` when set (joblib's workers set it to
         ``cpu_count // n_jobs``), else torch's default, less the cores other
-        processes keep busy when a fit trains on at least 100,000 rows in all
-        (torch's waiting threads spin, and beside a busy process two threads
-        on two cores ran 3x slower than one).
+        processes keep busy, for every fit and prediction (torch's waiting
+        threads spin, and beside a busy process two threads on two cores ran
+        short fits 5-35x slower than one). The load is read from ``/proc/stat``
+        since the previous reading, at no cost (about 30 µs); a fit of at least
+        100,000 rows in all whose last reading is over 2 s old waits 0.1 s for
+        a fresh one.
     verbose : int, default=0
         0 is silent; 1 shows a progress bar per epoch (tqdm, notebook-aware)
         with the training loss and validation score; 2 or more prints

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 _SEQUENCES = (list, tuple, np.ndarray)
+# The estimator's attribute that holds the record.
+NETWORK_PARAMS_RECORD = "_network_params_"
 
 
 def training_only_params(estimator) -> frozenset[str]:
@@ -41,7 +43,7 @@ def network_params(estimator) -> dict:
 
 def record_network_params(estimator) -> None:
     """Remember the parameters a network is being built with (in fit and in sknn.load)."""
-    estimator._network_params_ = network_params(estimator)
+    setattr(estimator, NETWORK_PARAMS_RECORD, network_params(estimator))
 
 
 def changed_network_params(estimator) -> list[tuple[str, object, object]]:
@@ -50,7 +52,7 @@ def changed_network_params(estimator) -> list[tuple[str, object, object]]:
     Empty when nothing changed, or when no record exists (an estimator
     pickled by an sknn that kept none: it continues, as it did then).
     """
-    built = getattr(estimator, "_network_params_", None)
+    built = getattr(estimator, NETWORK_PARAMS_RECORD, None)
     if built is None:
         return []
     return [(name, built[name], value) for name, value in network_params(estimator).items()

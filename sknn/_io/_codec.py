@@ -22,7 +22,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sknn._core._net import ConvergenceMonitor, StepSchedule
-from sknn._core._network_params import check_rebuilds
+from sknn._core._network_params import NETWORK_PARAMS_RECORD, check_rebuilds
 from sknn._utils._registry import dropped_class, estimator_class, state_class, state_file_name
 
 STATEFUL_CALLBACKS = (ConvergenceMonitor, StepSchedule)
@@ -191,7 +191,9 @@ class _Encoder:
         for key, value in params.items():
             node["params"][key] = self._attribute(value, _join(path, key), None)
         for key, value in vars(estimator).items():
-            if key not in params and key != "net_":
+            # The network is written apart; the record of its build parameters is
+            # made again by sknn.load from the parameters written here.
+            if key not in params and key not in ("net_", NETWORK_PARAMS_RECORD):
                 if not _is_fitted_attribute(key):
                     raise TypeError(
                         f"sknn.save: {_join(path, key) or key} is neither a parameter nor a "

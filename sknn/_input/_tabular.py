@@ -455,16 +455,20 @@ class TableInput(InputAdapter):
 
     def _refuse_sequences(self, estimator, X, reset: bool) -> None:
         """Refuse 3-D input (sequences, images), pointing to what reads it."""
-        if sp.issparse(X) or np.ndim(X) < 3:
+        if sp.issparse(X):
+            return
+        # Through __array__: np.ndim is an array function, which array-likes may refuse.
+        X = np.asarray(X)
+        if X.ndim < 3:
             return
         name = type(estimator).__name__
         if not reset:
             raise ValueError(f"{name} was fitted on {self.layout(estimator)}; got X of "
-                             f"shape {np.shape(X)}.")
+                             f"shape {X.shape}.")
         kind = "Classifier" if name.endswith("Classifier") else "Regressor"
         raise ValueError(
             f"{name} reads tables of shape (n_samples, n_features); got X of shape "
-            f"{np.shape(X)}. For sequences or images use CNN{kind}, RNN{kind} or "
+            f"{X.shape}. For sequences or images use CNN{kind}, RNN{kind} or "
             f"Transformer{kind}, or flatten X to 2-D with X.reshape(len(X), -1)."
         )
 

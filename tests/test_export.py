@@ -117,15 +117,16 @@ def test_onnx_of_a_transformer_on_a_table_and_on_series():
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_onnx_of_an_rnn_and_of_float64_sequence_networks(cell):
     rng = np.random.RandomState(0)
-    X = rng.randn(40, 2, 7)  # float64 and small: trained in float64
+    X = rng.randn(40, 2, 7)
     y = (X[:, 0].mean(axis=1) > 0).astype(int)
     clf = sknn.RNNClassifier(cell=cell, bidirectional=True, pooling="attention",
-                             **FAST).fit(X, y)
+                             dtype="float64", **FAST).fit(X, y)
     assert clf.net_.module_dtype() == torch.float64
     np.testing.assert_allclose(run_onnx(clf, X), clf.predict_proba(X), atol=1e-5)
-    reg = sknn.RNNRegressor(cell=cell, pooling="mean", **FAST).fit(X, X[:, 1, -1])
+    reg = sknn.RNNRegressor(cell=cell, pooling="mean", dtype="float64", **FAST).fit(
+        X, X[:, 1, -1])
     np.testing.assert_allclose(run_onnx(reg, X), reg.predict(X), rtol=1e-5, atol=1e-5)
-    cnn = sknn.CNNClassifier(n_filters=(4,), **FAST).fit(X, y)
+    cnn = sknn.CNNClassifier(n_filters=(4,), dtype="float64", **FAST).fit(X, y)
     assert cnn.net_.module_dtype() == torch.float64
     np.testing.assert_allclose(run_onnx(cnn, X), cnn.predict_proba(X), atol=1e-5)
 

@@ -47,8 +47,8 @@ SOLVERS = {
     "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
 }
 SCHEDULES = ("constant", "warmup_cosine", "onecycle")
-# Up to this many values (n_samples * n_features, all axes of n-D X), float64 input trains in
-# float64 under dtype='auto': as exact as scikit-learn, at no measurable cost.
+# dtype='auto': float64 X of at most this many values (all axes) trains in float64, as exact as
+# scikit-learn; families slow in float64 (convolutions, RNNs, attention) override it with 0.
 AUTO_FLOAT64_MAX_VALUES = 10_000
 # Hold out a validation set by default once there is enough data for one to be
 # informative (scikit-learn's estimator checks use smaller data and stop on the
@@ -82,6 +82,7 @@ class BaseNeuralEstimator(BaseEstimator):
     architecture factory), ``_make_task(y, classes)`` and the public methods.
     """
 
+    _auto_float64_max_values = AUTO_FLOAT64_MAX_VALUES
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
@@ -531,11 +532,11 @@ class BaseNeuralEstimator(BaseEstimator):
     def _encoding_dtype(self, X) -> type | None:
         """``np.float32`` when the network runs in float32 whatever X encodes to:
         ``dtype='float32'``, or 'auto' under autocast (mixed precision runs on
-        float32 weights) or on more than ``AUTO_FLOAT64_MAX_VALUES`` values (an
+        float32 weights) or on more than ``_auto_float64_max_values`` values (an
         encoding has as many or more). A large table is then encoded straight to
         float32, with no float64 copy. None: the encoding follows X, and
         :meth:`_compute_dtype` decides."""
-        large = math.prod(X.shape) > AUTO_FLOAT64_MAX_VALUES
+        large = math.prod(X.shape) > self._auto_float64_max_values
         if self.dtype == "float32" or (self.dtype == "auto" and (
                 large or self._autocast_dtype() is not None)):
             return np.float32

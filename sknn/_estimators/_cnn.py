@@ -72,6 +72,9 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     """
 
     _family = "CNN"
+    # dtype='auto' trains in float32: float64 convolutions have no oneDNN kernels and
+    # took 3.8x as long per step on iris (benchmarks/RESULTS.md, "Small data").
+    _auto_float64_max_values = 0
     _input = ARRAY_INPUT
 
     def __sklearn_tags__(self):

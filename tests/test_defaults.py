@@ -194,7 +194,7 @@ def test_transformer_attention_dropout_auto_is_none_on_tables_and_the_papers_els
 
 
 def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
-    """What a default fit on iris trains: float64 only for the MLP, and bounded epochs."""
+    """What a default fit on iris trains: float64 but for the CNN, and bounded epochs."""
     from sklearn.datasets import load_iris
 
     from sknn import CNNClassifier, RNNClassifier, TransformerClassifier
@@ -204,8 +204,8 @@ def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
     expected = {  # estimator: (dtype, batch size, epochs)
         MLPClassifier: (torch.float64, 128, 50),      # 400,000 rows / 150, at most 50
         CNNClassifier: (torch.float32, 15, 80),       # 800 steps of 15 rows
-        RNNClassifier: (torch.float32, 32, 100),      # max_iter=100
-        TransformerClassifier: (torch.float32, 16, 50),  # the tables' 50-epoch bound
+        RNNClassifier: (torch.float64, 32, 100),      # max_iter=100
+        TransformerClassifier: (torch.float64, 16, 50),  # the tables' 50-epoch bound
     }
     for estimator, (dtype, batch_size, epochs) in expected.items():
         model = estimator(max_iter=1, n_threads=1, random_state=0).fit(X[::5], y[::5])

@@ -17,8 +17,8 @@ from sknn import (
     TransformerRegressor,
 )
 
-# CNNs, RNNs and Transformers train in float32 under dtype='auto' (float64 steps are
-# slow); the sample-weight checks compare to 1e-7, which needs float64, asked for here.
+# CNNs train in float32 under dtype='auto' (float64 convolutions are slow); the
+# sample-weight checks compare to 1e-7, which needs float64, asked for here.
 # The CNNs small and full-batch (the default 64-128 filters and 100 epochs take
 # minutes for nothing the checks test differently), per-sample normalized (batch
 # norm mixes the rows of a batch, so weighted rows could not train exactly as
@@ -49,7 +49,7 @@ ESTIMATORS.append(AutoencoderTransformer(n_components=2, architecture="cnn", n_f
 # The RNNs small, full-batch (weighted rows then train exactly as repeated ones)
 # and with a learning rate that fits the checks' small data in 100 epochs.
 RNN_CHECKED = {"cell": "gru", "hidden_size": 8, "batch_size": 256,
-               "learning_rate_init": 0.03, "max_iter": 100, "n_threads": 1, "dtype": "float64"}
+               "learning_rate_init": 0.03, "max_iter": 100, "n_threads": 1}
 ESTIMATORS += [RNNClassifier(**RNN_CHECKED), RNNRegressor(**RNN_CHECKED)]
 
 # Transformers narrow, one block, full-batch and without dropout: dropout masks
@@ -57,7 +57,7 @@ ESTIMATORS += [RNNClassifier(**RNN_CHECKED), RNNRegressor(**RNN_CHECKED)]
 TRANSFORMER_CHECKED = {"d_token": 16, "n_blocks": 1, "n_heads": 2, "attention_dropout": 0.0,
                        "ffn_dropout": 0.0, "learning_rate_init": 1e-2,
                        "learning_rate": "constant", "batch_size": 256, "max_iter": 40,
-                       "n_threads": 1, "dtype": "float64"}
+                       "n_threads": 1}
 ESTIMATORS += [TransformerClassifier(**TRANSFORMER_CHECKED),
                TransformerRegressor(**TRANSFORMER_CHECKED)]
 

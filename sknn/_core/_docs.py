@@ -68,14 +68,14 @@ _SHARED_PARAMETERS = """
         Extra skorch callbacks for the net (checkpointing, logging, ...).
     dtype : {'auto', 'float32', 'float64'}, default='auto'
         Floating-point type of the weights and of the data on the device.
-        'auto' trains small float64 tables (at most 10,000 values) of the MLPs
-        on the CPU in float64, as exactly as scikit-learn and at little cost,
-        and everything else in float32, the fast type on CPUs and GPUs. CNNs,
-        RNNs and Transformers train in float32 under 'auto' whatever the size:
-        their float64 steps took 3.8x (CNN), 3x (RNN) and 1.4x (Transformer)
-        as long on iris (benchmarks/RESULTS.md, "Small data"); ask for
-        'float64' where exactness matters more (integer sample weights then
-        equal repeated rows to about 1e-15, against about 1e-5 in float32).
+        'auto' trains small float64 inputs (at most 10,000 values) on the CPU
+        in float64, as exactly as scikit-learn (integer sample weights then
+        equal repeated rows to about 1e-15, against about 1e-5 in float32, so
+        scikit-learn's sample-weight checks pass), and everything else in
+        float32, the fast type on CPUs and GPUs. The CNNs train in float32
+        under 'auto' whatever the size: float64 convolutions have no oneDNN
+        kernels and took 3.8x as long per step on iris (benchmarks/RESULTS.md,
+        "Small data"); ask for 'float64' where exactness matters more.
     adversarial_epsilon : float or None, default=None
         Adversarial training (Goodfellow et al. 2015, Madry et al. 2018):
         every training batch is trained together with a copy perturbed, with

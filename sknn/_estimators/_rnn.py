@@ -67,9 +67,6 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     input_shape = None  # the sequence layer's reshaping parameter: not offered here
     _training_only_params = frozenset({"clip_grad_norm"})
     _family = "RNN"
-    # dtype='auto' trains in float32: a float64 step took 3x as long on iris
-    # (benchmarks/RESULTS.md, "Small data").
-    _auto_float64_max_values = 0
 
     @property
     def _input(self):

@@ -136,9 +136,6 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     # Read afresh by each fit and predict: the precision of the passes (the
     # weights stay float32) and the limit on a sample's tokens.
     _training_only_params = frozenset({"autocast", "max_tokens"})
-    # dtype='auto' trains in float32: a float64 step took 1.4x as long on iris
-    # (benchmarks/RESULTS.md, "Small data").
-    _auto_float64_max_values = 0
 
     @property
     def _input(self):

@@ -68,10 +68,11 @@ def accuracy_under_attack(estimator, X, y, epsilon):
 
 
 def run(seeds):
+    """Results over ``seeds`` (an iterable of random states)."""
     X_train, X_test, y_train, y_test = load_data()
     results = {name: {"accuracy": {e: [] for e in EPSILONS}, "fit_time": [], "cpu_time": []}
                for name in MODELS}
-    for seed in range(seeds):
+    for seed in seeds:
         for name, params in MODELS.items():
             model = CNNClassifier("plain", n_filters=(32, 64), max_iter=30, n_threads=1,
                                   random_state=seed, **params)
@@ -126,7 +127,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
-    print_table(run(args.seeds), args.markdown)
+    print_table(run(range(args.seeds)), args.markdown)
 
 
 if __name__ == "__main__":

@@ -74,11 +74,12 @@ def membership_auc(model, X_members, y_members, X_outside, y_outside):
 
 
 def run(seeds):
+    """Results over ``seeds`` (an iterable of random states)."""
     X_train, X_test, y_train, y_test = load_adult()
     results = {e: {key: [] for key in ("accuracy", "epsilon", "fit_time", "cpu_time", "auc",
                                        "member_accuracy")}
                for e in EPSILONS}
-    for seed in range(seeds):
+    for seed in seeds:
         rng = np.random.RandomState(seed)
         members = rng.choice(len(X_train), N_MEMBERS, replace=False)
         outside = rng.choice(len(X_test), N_MEMBERS, replace=False)
@@ -119,7 +120,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
-    print_table(run(args.seeds), args.markdown)
+    print_table(run(range(args.seeds)), args.markdown)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,14 @@ def run_series(seeds, models, n_threads):
 
 
 def run_text(seeds, models, text_params, n_threads, folds, max_folds, only_folds=None):
+    for name, what, scores, times, cpus, note in text_scores(
+            seeds, models, text_params, n_threads, folds, max_folds, only_folds):
+        yield summary(name, what, scores, times, cpus, note=note)
+
+
+def text_scores(seeds, models, text_params, n_threads, folds, max_folds, only_folds=None):
+    """The baseline's, then each pipeline's test accuracies on the chosen folds:
+    (dataset, what, scores, wall times, CPU times, note) per model."""
     texts, labels = load_reviews()
     texts = np.array(texts, dtype=object)
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels))
@@ -139,8 +147,8 @@ def run_text(seeds, models, text_params, n_threads, folds, max_folds, only_folds
         base_times.append(wall)
         base_cpus.append(cpu)
     what = f"folds {fold_numbers} of {folds} stratified folds"
-    yield summary("reviews", f"TF-IDF + LogisticRegression accuracy, {what}", baseline,
-                  base_times, base_cpus)
+    yield ("reviews", f"TF-IDF + LogisticRegression accuracy, {what}", baseline,
+           base_times, base_cpus, "")
     for label, cls, params in models:
         scores, times, cpus, per_seed, bag_only = [], [], [], [], 0
         for seed in seeds:
@@ -161,10 +169,9 @@ def run_text(seeds, models, text_params, n_threads, folds, max_folds, only_folds
                     f"{getattr(model[-1], 'bag_of_words_C_', None)}")
             per_seed.append(statistics.mean(fold_scores))
             scores += fold_scores
-        yield summary("reviews", f"TextSequencer + {label} accuracy, {what}", scores,
-                      times, cpus,
-                      note="per-seed means " + ", ".join(f"{s:.4f}" for s in per_seed)
-                      + f"; bag of words only in {bag_only} of {len(scores)} fits")
+        yield ("reviews", f"TextSequencer + {label} accuracy, {what}", scores, times, cpus,
+               "per-seed means " + ", ".join(f"{s:.4f}" for s in per_seed)
+               + f"; bag of words only in {bag_only} of {len(scores)} fits")
 
 
 def rmse(y, pred):

@@ -58,13 +58,17 @@ def fit_adult(epochs, seed):
     return model, test, y_test, fit_seconds
 
 
-def attributions(args):
-    model, test, y_test, fit_seconds = fit_adult(args.epochs, args.seed)
-    rows = np.random.default_rng(args.seed).choice(len(test), args.rows, replace=False)
+def attribution_rankings(epochs, seed, n_rows, repeats):
+    """Fit the Adult MLP and rank its columns by each attribution method and by
+    ``permutation_importance`` (both scorings) on ``n_rows`` random test rows.
+
+    Returns the model, its fit seconds, the test accuracy, the rows' ``X``, the
+    importances (method -> Series), the permutation importances (scoring ->
+    Series), the Spearman correlations (a frame: methods x scorings) and the
+    seconds each took."""
+    model, test, y_test, fit_seconds = fit_adult(epochs, seed)
+    rows = np.random.default_rng(seed).choice(len(test), n_rows, replace=False)
     X, y = test.iloc[rows], y_test[rows]
-    print(f"Adult MLPClassifier(max_iter={args.epochs}, random_state={args.seed}), "
-          f"{model.n_iter_} epochs in {fit_seconds:.0f} s; test accuracy "
-          f"{model.score(test, y_test):.4f}; {args.rows} random test rows explained")
     importances, seconds = {}, {}
     for method in METHODS:
         start = time.perf_counter()
@@ -74,18 +78,28 @@ def attributions(args):
     for scoring in ("neg_log_loss", "accuracy"):
         start = time.perf_counter()
         result = permutation_importance(model, X, y, scoring=scoring,
-                                        n_repeats=args.repeats, random_state=args.seed)
+                                        n_repeats=repeats, random_state=seed)
         permutation[scoring] = pd.Series(result.importances_mean, index=X.columns)
         seconds[f"permutation ({scoring})"] = time.perf_counter() - start
+    correlations = pd.DataFrame(
+        {f"vs permutation ({s})": [spearmanr(importances[m], permutation[s]).statistic
+                                   for m in METHODS] for s in permutation},
+        index=pd.Index(METHODS, name="attribution"))
+    return (model, fit_seconds, model.score(test, y_test), X, importances, permutation,
+            correlations, seconds)
+
+
+def attributions(args):
+    (model, fit_seconds, accuracy, X, importances, permutation, correlations,
+     seconds) = attribution_rankings(args.epochs, args.seed, args.rows, args.repeats)
+    print(f"Adult MLPClassifier(max_iter={args.epochs}, random_state={args.seed}), "
+          f"{model.n_iter_} epochs in {fit_seconds:.0f} s; test accuracy "
+          f"{accuracy:.4f}; {args.rows} random test rows explained")
     # Column titles without "|", which would split a Markdown table's cells.
     table = pd.DataFrame({**{f"{m} (mean abs)": importances[m] for m in METHODS},
                           **{f"permutation ({s})": permutation[s] for s in permutation}})
     table = table.sort_values("integrated_gradients (mean abs)", ascending=False)
     print_table(table.reset_index(names="column"), args.markdown, digits=4)
-    correlations = pd.DataFrame(
-        {f"vs permutation ({s})": [spearmanr(importances[m], permutation[s]).statistic
-                                   for m in METHODS] for s in permutation},
-        index=pd.Index(METHODS, name="attribution"))
     correlations["seconds"] = [seconds[m] for m in METHODS]
     print("\nSpearman rank correlation of the global rankings (14 columns):")
     print_table(correlations.reset_index(), args.markdown, digits=3)

@@ -239,9 +239,10 @@ FIGURES = [
              ROUNDING, lower_is_better=True)
       for e, value, sd in (("1", 0.504, 0.014), ("3", 0.507, 0.013), ("8", 0.509, 0.012),
                            ("inf", 0.551, 0.014))],
-    # One seed, as the README; a stated tolerance of 0.05.
+    # One seed, as the README; a stated tolerance of 0.05. Restated from 0.79 (the
+    # defaults before issue 17) to the 0.701 of claims.py's full run on 2026-12-07.
     Figure("Integrated gradients vs permutation, Spearman", "attributions", "spearman",
-           0.79, 1, 0.0, 0.05),
+           0.70, 1, 0.0, 0.05),
 ]
 
 NOT_RERUN = [

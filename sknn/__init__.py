@@ -30,6 +30,9 @@ _PUBLIC = {
 # Submodules whose classes sknn files may hold: they register them on import, so
 # they are imported with the first public name.
 _REGISTERING = ("callbacks", "text")
+# The other public submodules: imported on first access, so that ``import sknn;
+# sknn.modules.RNN`` works as when the estimators' imports brought them in.
+_SUBMODULES = ("compression", "export", "inspection", "modules", "stream")
 
 __all__ = [
     "AutoencoderTransformer",
@@ -50,6 +53,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"sknn.{name}")
     if name not in _PUBLIC and name not in _REGISTERING:
         raise AttributeError(f"module 'sknn' has no attribute {name!r}")
     for submodule in _REGISTERING:
@@ -60,7 +65,7 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_REGISTERING})
+    return sorted({*globals(), *__all__, *_REGISTERING, *_SUBMODULES})
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs read

@@ -407,6 +407,16 @@ def test_import_sknn_is_cheap_until_a_public_name_is_used():
         sknn.MLP  # noqa: B018
 
 
+def test_public_submodules_are_attributes_of_a_bare_import_sknn():
+    code = ("import sknn; print(sknn.modules.RNN.__name__, sknn.stream.fit_batches.__name__, "
+            "callable(sknn.compression.prune), callable(sknn.export.to_onnx), "
+            "sknn.inspection.TrainingCurveDisplay.__name__, 'inspection' in dir(sknn))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split("\n")[0] == (
+        "RNN fit_batches True True TrainingCurveDisplay True"), result.stderr
+
+
 @pytest.mark.parametrize("argv", [["nonsense"], ["fit", "--no-such-option"],
                                   ["fit", "--model", "svm"], ["fit", "--cv", "two"], []])
 def test_usage_errors_exit_with_status_2_as_documented(capsys, argv):

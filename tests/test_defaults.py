@@ -131,6 +131,30 @@ def test_a_large_fit_measures_afresh_when_the_last_reading_is_old(monkeypatch):
     assert time.perf_counter() - start >= _device.SHARED_CHECK_SECONDS
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_read_its_parents_time_as_another_process_load():
+    import warnings
+
+    from sknn._core import _device
+
+    if _device.LOAD.busy_cores_elsewhere() is None:
+        pytest.skip("needs Linux's /proc/stat")
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child, whose CPU time restarts at 0: report the reading's own time
+        os.write(write, f"{_device.LOAD._last[2]} {_device._own_seconds()}".encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    last_own, own_now = map(float, os.read(read, 200).split())
+    os.close(read)
+    # Else the parent's CPU time until the last reading counts as another process's
+    # load: busy cores beyond the machine's, and a child's first fit on one thread.
+    assert last_own <= own_now
+
+
 def test_busy_cores_elsewhere_sees_a_busy_process():
     from sknn._core._device import busy_cores_elsewhere
 

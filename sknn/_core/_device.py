@@ -180,6 +180,14 @@ class LoadReadings:
                 self._last = now
             return self._busy
 
+    def forked(self, parent_own_seconds: float) -> None:
+        """In a forked child, whose own CPU time restarts at 0: the parent's time since
+        the last reading stays this process's own, not another process's load."""
+        self._lock = threading.Lock()  # the parent's may have been held by another thread
+        if self._last is not None:
+            when, machine, own = self._last
+            self._last = (when, machine, own - parent_own_seconds)
+
 
 def _reading() -> tuple[float, float, float] | None:
     """(monotonic time, the machine's busy seconds, this process's), or None."""
@@ -222,6 +230,16 @@ def _own_seconds() -> float:
 
 
 LOAD = LoadReadings()
+_own_seconds_at_fork = [0.0]
+
+
+def _before_fork() -> None:
+    _own_seconds_at_fork[0] = _own_seconds()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork,
+                        after_in_child=lambda: LOAD.forked(_own_seconds_at_fork[0]))
 
 
 @contextlib.contextmanager

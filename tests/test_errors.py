@@ -472,6 +472,12 @@ def test_three_dimensional_input_to_the_mlp_points_to_the_sequence_estimators(da
         _make(cls).fit(X.reshape(30, 3, 1), y)
 
 
+def test_ragged_rows_are_refused_naming_the_estimator():
+    with pytest.raises(ValueError, match=r"^MLPClassifier: setting an array element with a "
+                                         r"sequence"):
+        _make(MLPClassifier).fit([[1.0, 2.0], [3.0]], [0, 1])
+
+
 @pytest.mark.parametrize("value, type_name", [([1, 2], "list"), ({"k": 1}, "dict"),
                                               ((1, 2), "tuple"), (np.ones(2), "ndarray")])
 def test_a_column_of_lists_or_dicts_is_refused_at_fit_and_predict(data, value, type_name):

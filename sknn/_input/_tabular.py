@@ -458,7 +458,8 @@ class TableInput(InputAdapter):
         if sp.issparse(X):
             return
         # Through __array__: np.ndim is an array function, which array-likes may refuse.
-        X = np.asarray(X)
+        # Ragged lists fail here (as in check_array): the error names the estimator.
+        X = estimator._raise_with_name(np.asarray, X)
         if X.ndim < 3:
             return
         name = type(estimator).__name__

@@ -490,6 +490,8 @@ def test_a_column_of_lists_or_dicts_is_refused_at_fit_and_predict(data, value, t
                r"first \(for example pd\.DataFrame\(df\['tags'\]\.tolist\(\)\)\) or join")
     with pytest.raises(TypeError, match=message):
         _make(MLPClassifier).fit(bad, y)
+    with pytest.raises(TypeError, match=message):  # also when listed as categorical
+        _make(MLPClassifier, categorical_features=["tags"]).fit(bad, y)
     est = _make(MLPClassifier).fit(frame, y)
     with pytest.raises(TypeError, match=message):
         est.predict(bad)

@@ -294,12 +294,12 @@ class TabularEncoder:
 
     def _infer_kind(self, table: pd.DataFrame, j: int) -> str:
         names = None if isinstance(table, np.ndarray) else list(table.columns)
+        column = _column(table, j)
+        self._refuse_containers(column, _column_name(table, j))  # listed columns too
         if self._explicit_categorical(table.shape[1], names)[j]:
             return CATEGORICAL
         spec = self.categorical_features
         from_dtype = isinstance(spec, str) and spec == "from_dtype"
-        column = _column(table, j)
-        self._refuse_containers(column, _column_name(table, j))
         kind = _column_kind(column)
         if kind == CATEGORICAL and not from_dtype:
             raise ValueError(

@@ -111,6 +111,22 @@ def test_frozen_layers_keep_the_pretrained_weights(name, trainable_layers):
     assert all(p.requires_grad for p in tuned.net_.module_.parameters())  # unfrozen after
 
 
+def test_the_frozen_phase_goes_on_over_partial_fit_calls():
+    X, y = _table()
+    source = MLPClassifier(**ARCHITECTURES["MLP"][1], **SMALL).fit(X, y)
+    # max_iter: the schedule's epochs, which partial_fit calls go through.
+    tuned = MLPClassifier(**ARCHITECTURES["MLP"][1], **{**SMALL, "max_iter": 10},
+                          init_from=source, freeze_epochs=3, trainable_layers=1)
+    for _ in range(3):  # an epoch each: all three in the frozen phase
+        tuned.partial_fit(X, y, classes=[0, 1])
+    before, after = _parameters(source), _parameters(tuned)
+    trained = set(layer_groups(tuned.net_.module_)[-1])
+    assert all(torch.equal(before[key], after[key]) for key in after if key not in trained)
+    tuned.partial_fit(X, y)  # the fourth: the whole network
+    assert all(not torch.equal(before[key], value) for key, value in
+               _parameters(tuned).items())
+
+
 def test_the_whole_network_trains_after_the_frozen_epochs():
     X, y = _table()
     source = MLPClassifier(**ARCHITECTURES["MLP"][1], **SMALL).fit(X, y)

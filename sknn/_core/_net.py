@@ -57,8 +57,9 @@ def _overrides(callback: Callback, method: str) -> bool:
     return getattr(type(callback), method) is not getattr(Callback, method)
 
 
-# The names the estimators give sknn's own callbacks in every net they build.
-SKNN_CALLBACKS = ("convergence", "lr_schedule")
+# The names the estimators give sknn's own callbacks in the nets they build
+# (fine-tuning adds freeze_layers): a warm start keeps them, with their state.
+SKNN_CALLBACKS = ("convergence", "lr_schedule", "freeze_layers")
 
 
 class SknnNet(NeuralNet):

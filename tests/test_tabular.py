@@ -760,3 +760,23 @@ def test_a_column_missing_at_fit_moves_nothing_when_it_has_values_later(empty, l
         assert [column.observed for column in encoder.categories] == [False]
     else:
         assert encoder.unobserved_index == (1,)
+
+
+def test_a_column_of_words_is_told_without_parsing_all_its_values(monkeypatch):
+    from sknn._input import _columns
+
+    parsed_sizes = []
+    to_numeric = pd.to_numeric
+
+    def recording(values, **kwargs):
+        parsed_sizes.append(len(values))
+        return to_numeric(values, **kwargs)
+
+    monkeypatch.setattr(pd, "to_numeric", recording)
+    names = pd.Series([f"name {i}" for i in range(5 * _columns.TEXT_PROBE_VALUES)])
+    assert _columns._column_kind(names) == _columns.CATEGORICAL
+    assert max(parsed_sizes) <= _columns.TEXT_PROBE_VALUES  # 0.6 s on 1M names otherwise
+    # Numbers' text is still parsed whole: a word after the first values is seen.
+    numbers = pd.Series([str(i) for i in range(5 * _columns.TEXT_PROBE_VALUES)] + ["word"])
+    assert _columns._column_kind(numbers) == _columns.CATEGORICAL
+    assert _columns._column_kind(numbers[:-1]) == _columns.NUMERIC

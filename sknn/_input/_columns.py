@@ -144,6 +144,8 @@ _KIND_OF_VALUES = {
 }
 # Numbers written with a leading zero ('007', '02134') are codes, not quantities.
 _LEADING_ZERO = re.compile(r"\s*[+-]?0\d")
+# Distinct values of a text column parsed first, to tell words without parsing them all.
+TEXT_PROBE_VALUES = 1_000
 # Fewer distinct values than this are not taken for an identifier.
 IDENTIFIER_MIN_VALUES = 20
 
@@ -157,14 +159,20 @@ def _column_kind(column: pd.Series) -> str:
 def _text_kind(column: pd.Series) -> str:
     """Numeric if every value not missing or blank is a number or a number's text.
 
-    Only the distinct values are looked at; pandas parses them in C.
+    Only the distinct values are looked at; pandas parses them in C. Words show
+    in the first of them: a column of words (names, say) is not parsed whole.
     """
     values = _distinct(column)
-    parsed = pd.to_numeric(values, errors="coerce")
-    if not all(_is_missing(v) for v in values[pd.isna(parsed)]):
+    if not _all_numbers(values[:TEXT_PROBE_VALUES]) or not _all_numbers(values):
         return CATEGORICAL
     codes = (_LEADING_ZERO.match(v) for v in map(_category_value, values) if isinstance(v, str))
     return CATEGORICAL if any(codes) else NUMERIC
+
+
+def _all_numbers(values: np.ndarray) -> bool:
+    """Whether every value not missing or blank parses as a number."""
+    parsed = pd.to_numeric(values, errors="coerce")
+    return all(_is_missing(v) for v in values[pd.isna(parsed)])
 
 
 def _distinct(column: pd.Series) -> np.ndarray:

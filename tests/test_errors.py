@@ -472,10 +472,13 @@ def test_three_dimensional_input_to_the_mlp_points_to_the_sequence_estimators(da
         _make(cls).fit(X.reshape(30, 3, 1), y)
 
 
-def test_ragged_rows_are_refused_naming_the_estimator():
+def test_ragged_rows_and_labels_are_refused_naming_the_estimator():
     with pytest.raises(ValueError, match=r"^MLPClassifier: setting an array element with a "
                                          r"sequence"):
         _make(MLPClassifier).fit([[1.0, 2.0], [3.0]], [0, 1])
+    with pytest.raises(ValueError, match=r"^MLPClassifier: setting an array element with a "
+                                         r"sequence"):  # ragged labels too
+        _make(MLPClassifier).fit(np.ones((2, 2)), [[1, 2], [3]])
 
 
 @pytest.mark.parametrize("value, type_name", [([1, 2], "list"), ({"k": 1}, "dict"),

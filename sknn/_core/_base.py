@@ -164,7 +164,7 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _validate_X_y(self, X, y, reset: bool):
         name = type(self).__name__
-        refuse_missing_targets(y, name)
+        self._raise_with_name(refuse_missing_targets, y, name)  # np.asarray may refuse y
         X = self._validate_X(X, reset=reset)
         y = self._raise_with_name(
             _check_y, y, multi_output=True, y_numeric=not self._is_classifier(),

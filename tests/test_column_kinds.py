@@ -120,6 +120,18 @@ def test_text_that_is_not_all_plain_numbers_stays_categorical(text, level):
     assert encoder.kinds == ["categorical"]
     assert list(encoder.categories[0].levels) == [level]
 
+def test_numbers_text_with_a_leading_zero_at_predict_reads_as_the_numbers():
+    # Numeric at fit (no leading zero among these ZIP codes); a later row's '02134'
+    # is the number 2134, as '2134' would be, not a change of kind.
+    encoder, _ = fitted(pd.Series(["90210", "94103", "10115", " 60601"], dtype=object))
+    assert encoder.kinds == ["numeric"]
+    np.testing.assert_array_equal(
+        encoder.transform(pd.DataFrame({"x": ["02134", "007", None]})),
+        encoder.transform(pd.DataFrame({"x": [2134.0, 7.0, np.nan]})))
+    with pytest.raises(ValueError, match="E: column 'x' was numeric at fit time but is "
+                                         "categorical now"):
+        encoder.transform(pd.DataFrame({"x": ["02134", "two"]}))
+
 
 # -- dates and times --------------------------------------------------------------------
 DAYS = [0.0, 1.5, np.nan, 400.0, 31.0]

@@ -169,6 +169,12 @@ def _text_kind(column: pd.Series) -> str:
     return CATEGORICAL if any(codes) else NUMERIC
 
 
+def _holds_numbers(column: pd.Series) -> bool:
+    """Whether every value not missing or blank is a number or a number's text,
+    leading zeros allowed ('02134' is 2134 in a column that was numeric at fit)."""
+    return _all_numbers(_distinct(column))
+
+
 def _all_numbers(values: np.ndarray) -> bool:
     """Whether every value not missing or blank parses as a number."""
     parsed = pd.to_numeric(values, errors="coerce")

@@ -39,6 +39,7 @@ from sknn._input._columns import (
     _column_kind,
     _column_name,
     _first_container,
+    _holds_numbers,
     _is_identifier,
     _is_numeric_array,
     _numeric_column,
@@ -335,8 +336,10 @@ class TabularEncoder:
             if expected == CATEGORICAL or j in unobserved:
                 continue
             found = _column_kind(column)
-            # A column missing everywhere fits every kind.
-            if found != expected and not column.isna().all():
+            # A column missing everywhere fits every kind; numbers' text with leading
+            # zeros, which would have made it categorical at fit, reads as numbers now.
+            if found != expected and not column.isna().all() and not (
+                    (expected, found) == (NUMERIC, CATEGORICAL) and _holds_numbers(column)):
                 raise ValueError(
                     f"{self.estimator_name}: column {_column_name(table, j)!r} was {expected} "
                     f"at fit time but is {found} now."

@@ -473,6 +473,19 @@ def test_semicolon_separated_oddly_coded_csv(tmp_path, capsys):
     assert model.encoder_.indicator_index == [1]  # -999 read as missing
 
 
+def test_sep_backslash_t_as_a_shell_passes_it_reads_tabs(tmp_path):
+    import warnings
+
+    from sknn._cli._common import read_table
+
+    path = tmp_path / "tabs.csv"
+    path.write_text("a\tb\tlabel\n1\t2\tx\n3\t4\ty\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fall-back to pandas' regex parser
+        frame = read_table(str(path), sep="\\t")
+    assert list(frame.columns) == ["a", "b", "label"] and frame.shape == (2, 3)
+
+
 def _with_overflowing_weights(model_file, path):
     """``model_file``'s model with huge weights, saved (re-signed) to ``path``."""
     model = sknn.load(model_file)

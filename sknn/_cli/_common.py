@@ -51,6 +51,9 @@ def read_table(path: str, sep: str = ",", na_values: list[str] | None = None,
         except ImportError:
             raise CliError(f"reading Parquet ({path}) needs pyarrow: "
                            "pip install pyarrow") from None
+    # A shell passes --sep '\t' as a backslash and a t; the tab is meant (pandas would
+    # read the two characters as a regular expression, slowly and with a warning).
+    sep = "\t" if sep == "\\t" else sep
     try:
         if suffix != ".csv":
             return pd.read_parquet(file)

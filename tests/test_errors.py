@@ -472,6 +472,15 @@ def test_three_dimensional_input_to_the_mlp_points_to_the_sequence_estimators(da
         _make(cls).fit(X.reshape(30, 3, 1), y)
 
 
+def test_an_arrow_list_column_is_refused_naming_the_column(data):
+    pa = pytest.importorskip("pyarrow")
+    X, y = data
+    tags = pd.Series([None, ["x", "y"], ["z"]] * 10, dtype=pd.ArrowDtype(pa.list_(pa.string())))
+    with pytest.raises(TypeError, match=r"MLPClassifier: column 'tags' holds a "
+                                        r"list<item: string> \(first at row 1\); each cell"):
+        _make(MLPClassifier).fit(pd.DataFrame({"a": X[:, 0], "tags": tags}), y)
+
+
 def test_ragged_rows_and_labels_are_refused_naming_the_estimator():
     with pytest.raises(ValueError, match=r"^MLPClassifier: setting an array element with a "
                                          r"sequence"):

@@ -195,8 +195,11 @@ def _first_container(column: pd.Series) -> tuple[int, str] | None:
     """Row and type name of the first list, dict, set, tuple or array in a column.
 
     pandas calls a column holding them 'mixed' (in C); only such columns are
-    scanned, value by value.
+    scanned, value by value. Arrow's lists, structs and maps say so in their dtype.
     """
+    if _arrow_nested(column.dtype):
+        present = np.flatnonzero(column.notna().to_numpy())
+        return int(present[0]) if len(present) else 0, str(column.dtype.pyarrow_dtype)
     if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) not in (
             "mixed", "mixed-integer"):
         return None
@@ -204,6 +207,14 @@ def _first_container(column: pd.Series) -> tuple[int, str] | None:
         if isinstance(value, _CONTAINERS):
             return row, type(value).__name__
     return None
+
+
+def _arrow_nested(dtype) -> bool:
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa  # present: pandas made an ArrowDtype
+
+    return pa.types.is_nested(dtype.pyarrow_dtype)
 
 
 def _is_identifier(column: pd.Series) -> bool:

@@ -204,6 +204,21 @@ def test_parameters_that_only_steer_training_keep_the_warm_start():
     assert not [w for w in caught if "warm_start" in str(w.message)]
 
 
+@pytest.mark.parametrize("spec", ["index", "series"])
+def test_pandas_categorical_features_are_unchanged_parameters(tmp_path, spec):
+    import pandas as pd
+
+    frame = pd.DataFrame(TABLE, columns=["a", "b", "c", "d"]).astype({"c": "category",
+                                                                     "d": "category"})
+    chosen = (frame.select_dtypes("category").columns if spec == "index"
+              else pd.Series([False, False, True, True]))
+    model = MLPClassifier(**FAST, hidden_layer_sizes=(6,), categorical_features=chosen)
+    model.fit(frame, LABELS).partial_fit(frame, LABELS)  # continues: nothing changed
+    assert model.n_iter_ == 3
+    if spec == "index":  # a Series is no data a file holds
+        sknn.save(model, tmp_path / "m.sknn")
+
+
 def test_several_changes_are_named_together():
     model = _fit(MLPRegressor(**FAST, hidden_layer_sizes=(6,)), "table")
     model.set_params(activation="tanh", dropout=0.5)

@@ -21,9 +21,12 @@ import copy
 import warnings
 
 import numpy as np
+import pandas as pd
 import torch
 
-_SEQUENCES = (list, tuple, np.ndarray)
+# Compared item by item: == gives arrays for the NumPy and pandas ones (a
+# categorical_features=df.columns[...], say), which no bool() can judge.
+_SEQUENCES = (list, tuple, np.ndarray, pd.Index, pd.Series)
 # The estimator's attribute that holds the record.
 NETWORK_PARAMS_RECORD = "_network_params_"
 

@@ -9,6 +9,7 @@ a text or UUID column holding a different value in each row is refused.
 import datetime
 import re
 import uuid
+import warnings
 from decimal import Decimal
 
 import numpy as np
@@ -28,9 +29,9 @@ FAST = dict(hidden_layer_sizes=(8,), ensemble_size=1, max_iter=3, n_threads=1,
             random_state=0)
 VALUES = [1.5, np.nan, -2.25, 3.0, 1.5, 10.0, np.nan, 0.0]
 IDENTIFIER = ("E: column 'x' looks like an identifier: its 30 values are all different, "
-              "so as categories each would be seen once and nothing could be learned "
-              "from it. Drop the column, or list it in categorical_features to keep it "
-              "anyway.")
+              "so as categories each is seen once and nothing can be learned from it. "
+              "Drop the column, or list it in categorical_features to keep it without "
+              "this warning.")
 
 
 def fitted(column, **params):
@@ -219,18 +220,22 @@ def row_uuid(i):
 
 @pytest.mark.parametrize("make", [row_uuid, lambda i: str(row_uuid(i)),
                                   lambda i: row_uuid(i).hex.encode()])
-def test_a_column_with_a_different_value_in_every_row_is_refused(make):
+def test_a_column_with_a_different_value_in_every_row_is_said_to_be_an_identifier(make):
     column = pd.Series([make(i) for i in range(30)] + [None], dtype=object)
-    with pytest.raises(ValueError, match=re.escape(IDENTIFIER)):
-        fitted(column)
-    encoder, encoded = fitted(column, categorical_features=["x"])  # asked for: kept
+    with pytest.warns(UserWarning, match=re.escape(IDENTIFIER)):
+        encoder, _ = fitted(column)
+    assert encoder.kinds == ["categorical"] and len(encoder.categories[0].levels) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        encoder, encoded = fitted(column, categorical_features=["x"])  # asked for: quiet
     assert encoder.kinds == ["categorical"] and len(encoder.categories[0].levels) == 0
 
 
 def test_an_identifier_error_names_the_estimator():
     X = pd.DataFrame({"x": [str(row_uuid(i)) for i in range(30)], "y": np.arange(30.0)})
-    with pytest.raises(ValueError, match="MLPClassifier: column 'x' looks like an identifier"):
-        MLPClassifier(**FAST).fit(X, np.arange(30) % 2)
+    with pytest.warns(UserWarning, match="MLPClassifier: column 'x' looks like an identifier"):
+        model = MLPClassifier(**FAST).fit(X, np.arange(30) % 2)
+    assert model.predict(X).shape == (30,)  # the fit goes on, as before the warning
 
 
 def test_repeated_uuids_are_categories_of_their_text():
@@ -439,10 +444,11 @@ def test_dates_durations_and_times_encode_in_their_order(drawn):
 @given(identifier_like_column())
 def test_no_column_becomes_one_level_per_row_silently(column):
     present = column.dropna()
-    try:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         encoder, _ = fitted(column)
-    except ValueError as error:
-        assert "looks like an identifier" in str(error)
+    said = [w for w in caught if "looks like an identifier" in str(w.message)]
+    if said:  # never silently: one level per row is said
         assert len(present) >= IDENTIFIER_MIN_VALUES and present.map(str).is_unique
         return
     assert encoder.kinds == ["categorical"]

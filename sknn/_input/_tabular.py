@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -309,11 +310,14 @@ class TabularEncoder:
                 "categorical_features='from_dtype'."
             )
         if kind == CATEGORICAL and _is_identifier(column):
-            raise ValueError(
+            # Kept (harmless: every value shares the code of unseen levels), but said:
+            # refusing it broke fits of tables with a name or a free-text column.
+            warnings.warn(
                 f"{self.estimator_name}: column {_column_name(table, j)!r} looks like an "
                 f"identifier: its {column.count()} values are all different, so as "
-                "categories each would be seen once and nothing could be learned from it. "
-                "Drop the column, or list it in categorical_features to keep it anyway."
+                "categories each is seen once and nothing can be learned from it. Drop "
+                "the column, or list it in categorical_features to keep it without this "
+                "warning.", UserWarning, stacklevel=2,
             )
         return kind
 

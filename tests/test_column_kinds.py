@@ -456,3 +456,26 @@ def test_no_column_becomes_one_level_per_row_silently(column):
     counts = present.map(lambda v: v.decode() if isinstance(v, bytes) else str(v))
     assert set(levels) == set(counts.value_counts()[lambda c: c >= 2].index)
     assert len(levels) > 0 or len(present) < IDENTIFIER_MIN_VALUES
+
+
+# -- dates written as text (CSV files) ------------------------------------------------------
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_iso_8601_text_is_read_as_dates(dtype):
+    text = ["2024-03-01", "2024-03-02 06:00", "", None, "2024-03-05T12:00:00+02:00",
+            "2024-03-04T00:00Z"] * 5
+    stamps = pd.to_datetime(pd.Series(text).replace("", None), format="ISO8601", utc=True)
+    days = ((stamps.dt.tz_localize(None) - pd.Timestamp(0)) / pd.Timedelta(days=1)).to_numpy()
+    assert_encodes_like(pd.Series(text, dtype=dtype), days, "datetime")
+    # One row a day is a time axis, not an identifier: no warning.
+    daily = pd.Series(pd.date_range("2024-01-01", periods=40).strftime("%Y-%m-%d"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        encoder, _ = fitted(daily)
+    assert encoder.kinds == ["datetime"]
+
+
+def test_text_that_is_not_a_valid_iso_date_stays_categorical():
+    for text in (["2024-13-45", "2024-03-01"], ["2024-03-01", "next week"],
+                 ["01/03/2024", "02/03/2024"]):
+        encoder, _ = fitted(pd.Series(text * 3))
+        assert encoder.kinds == ["categorical"], text

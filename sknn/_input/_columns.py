@@ -164,9 +164,26 @@ def _text_kind(column: pd.Series) -> str:
     """
     values = _distinct(column)
     if not _all_numbers(values[:TEXT_PROBE_VALUES]) or not _all_numbers(values):
-        return CATEGORICAL
+        return DATETIME if _all_iso_dates(values) else CATEGORICAL
     codes = (_LEADING_ZERO.match(v) for v in map(_category_value, values) if isinstance(v, str))
     return CATEGORICAL if any(codes) else NUMERIC
+
+
+# Dates and times written as ISO 8601 text (what CSV files and JSON hold): 2024-03-01,
+# 2024-03-01 12:30, 2024-03-01T12:30:00.5+02:00, 2024-03-01T12:30Z.
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}"
+                       r"([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?\s*")
+
+
+def _all_iso_dates(values: np.ndarray) -> bool:
+    """Whether every value not missing or blank is a valid ISO 8601 date or datetime."""
+    present = [v for v in values[:TEXT_PROBE_VALUES] if not _is_missing(v)]
+    if not present or not all(isinstance(v, str) and _ISO_DATE.fullmatch(v)
+                              for v in present):
+        return False
+    present = [v for v in values if not _is_missing(v)]
+    return all(isinstance(v, str) and _ISO_DATE.fullmatch(v) for v in present) and not any(
+        np.isnan(_time_number(v)) for v in present)
 
 
 def _holds_numbers(column: pd.Series) -> bool:
@@ -260,6 +277,8 @@ def _time_values(column: pd.Series) -> np.ndarray:
         # distinct value converted exactly.
         return _per_distinct_value(column, _time_number)
     values_kind = pd.api.types.infer_dtype(column, skipna=True)
+    if values_kind == "string":  # ISO 8601 text in a string column
+        return _per_distinct_value(column, _time_number)
     if values_kind == "timedelta64":
         spans = column.to_numpy(dtype="timedelta64[us]", na_value=np.timedelta64("NaT"))
         return spans / np.timedelta64(1, "s")
@@ -292,6 +311,14 @@ _EPOCH = datetime.datetime(1970, 1, 1)
 def _time_number(value) -> float:
     """Days since 1970-01-01 (UTC) of a date or datetime, seconds of a duration,
     seconds since midnight of a time of day."""
+    if isinstance(value, str):  # ISO 8601 text; blank or invalid: missing
+        try:
+            stamp = pd.Timestamp(value.strip()) if value.strip() else pd.NaT
+        except ValueError:
+            return np.nan
+        if stamp is pd.NaT:
+            return np.nan
+        value = stamp.to_pydatetime()
     if isinstance(value, datetime.time):
         return (value.hour * 3600 + value.minute * 60 + value.second
                 + value.microsecond / 1e6)

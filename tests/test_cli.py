@@ -385,13 +385,19 @@ def test_pipeline_files_that_cannot_be_used_are_one_line(capsys, table, tmp_path
 
 
 # -- usage, start-up and unusual CSVs (issue 26, item 5) ------------------------------------
+def last_line_of_fresh_python(code: str, cwd=None) -> str:
+    """The last line ``code`` prints in a new interpreter (nothing imported before)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=cwd, timeout=120)
+    assert result.stdout.strip(), result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 def test_help_answers_without_importing_torch(tmp_path):
     code = ("import sys, time; start = time.perf_counter(); from sknn._cli import main; "
             "status = main(['--help']); "
             "print(status, 'torch' in sys.modules, time.perf_counter() - start)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=60)
-    status, imported_torch, seconds = result.stdout.strip().splitlines()[-1].split()
+    status, imported_torch, seconds = last_line_of_fresh_python(code, tmp_path).split()
     assert (status, imported_torch) == ("0", "False")
     assert float(seconds) < 1.0  # importing torch and skorch alone takes about 3 s
 
@@ -400,9 +406,7 @@ def test_import_sknn_is_cheap_until_a_public_name_is_used():
     code = ("import sys, sknn; before = 'torch' in sys.modules; sknn.MLPClassifier; "
             "print(before, 'torch' in sys.modules, 'sknn.callbacks' in sys.modules, "
             "sorted(set(sknn.__all__) - set(dir(sknn))))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.stdout.split("\n")[0] == "False True True []", result.stderr
+    assert last_line_of_fresh_python(code) == "False True True []"
     with pytest.raises(AttributeError, match="module 'sknn' has no attribute 'MLP'"):
         sknn.MLP  # noqa: B018
 
@@ -411,10 +415,8 @@ def test_public_submodules_are_attributes_of_a_bare_import_sknn():
     code = ("import sknn; print(sknn.modules.RNN.__name__, sknn.stream.fit_batches.__name__, "
             "callable(sknn.compression.prune), callable(sknn.export.to_onnx), "
             "sknn.inspection.TrainingCurveDisplay.__name__, 'inspection' in dir(sknn))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.stdout.split("\n")[0] == (
-        "RNN fit_batches True True TrainingCurveDisplay True"), result.stderr
+    assert last_line_of_fresh_python(code) == (
+        "RNN fit_batches True True TrainingCurveDisplay True")
 
 
 @pytest.mark.parametrize("argv", [["nonsense"], ["fit", "--no-such-option"],

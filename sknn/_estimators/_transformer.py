@@ -131,10 +131,9 @@ _TRAINING_DOC = """
     max_iter : int or 'auto', default='auto'
         Maximum number of epochs. 'auto': enough for about 2,000 minibatch
         steps (tables: 10,000 divided by the number of tokens, at least 1,150
-        steps), at least 10 and at most 200 epochs, 50 on tables (as the
-        MLP) and 500 on fixed-length series (10 on Adult, 20 on California,
-        50 on iris, 500 on GunPoint's 50 series), which keeps a default table
-        fit under a minute on two cores.""" + param_docs([
+        steps), at least 10 and at most 200 epochs, 500 on fixed-length series
+        (10 on Adult, 20 on California, 500 on GunPoint's 50 series), which
+        keeps a default table fit under a minute on two cores.""" + param_docs([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int or 'auto', default='auto'
         Epochs without improvement before stopping. 'auto': 20 when early

@@ -66,10 +66,6 @@ AUTO_STEPS = 2000
 AUTO_TABLE_TOKEN_STEPS = 10_000
 AUTO_TABLE_MIN_STEPS = 1_150
 AUTO_EPOCH_BOUNDS = (10, 200)
-# Tables: at most the MLP's 50 epochs. Small tables got 2,000 steps of 16 rows, 200
-# epochs (15 s on iris, where a step is per-step overhead), and scored no better
-# than with 50 (benchmarks/RESULTS.md, "Small data"); Adult and California get 10 and 20.
-AUTO_TABLE_MAX_EPOCHS = 50
 # Fixed-length series: a higher bound, so that small training sets get their 2,000
 # steps (GunPoint's 50 series, 4 minibatches: 500 epochs; 200 stopped it at 0.976
 # against 0.983 over 5 seeds, RESULTS.md).
@@ -351,7 +347,6 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
                 n_tokens = (encoder.n_numeric + encoder.n_indicators
                             + len(encoder.cardinalities) + 1)
                 steps = max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
-                high = AUTO_TABLE_MAX_EPOCHS
             return max(low, min(high, -(-steps // n_batches)))
         return self.max_iter
 

@@ -150,9 +150,19 @@ TEXT_PROBE_VALUES = 1_000
 IDENTIFIER_MIN_VALUES = 20
 
 
-def _column_kind(column: pd.Series) -> str:
+def _values_kind(column: pd.Series) -> str:
+    """pandas' name for what a column holds ('floating', 'decimal', 'mixed', ...).
+
+    From the dtype alone where it says; a pass in C over an object column, so
+    callers compute it once and hand it on.
+    """
+    return pd.api.types.infer_dtype(column, skipna=True)
+
+
+def _column_kind(column: pd.Series, values_kind: str | None = None) -> str:
     """Numeric, datetime or categorical, by what the values are (see the user guide)."""
-    kind = _KIND_OF_VALUES.get(pd.api.types.infer_dtype(column, skipna=True))
+    values_kind = _values_kind(column) if values_kind is None else values_kind
+    kind = _KIND_OF_VALUES.get(values_kind)
     return kind if kind is not None else _text_kind(column)
 
 
@@ -208,7 +218,7 @@ def _distinct(column: pd.Series) -> np.ndarray:
 _CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray)
 
 
-def _first_container(column: pd.Series) -> tuple[int, str] | None:
+def _first_container(column: pd.Series, values_kind: str) -> tuple[int, str] | None:
     """Row and type name of the first list, dict, set, tuple or array in a column.
 
     pandas calls a column holding them 'mixed' (in C); only such columns are
@@ -217,8 +227,7 @@ def _first_container(column: pd.Series) -> tuple[int, str] | None:
     if _arrow_nested(column.dtype):
         present = np.flatnonzero(column.notna().to_numpy())
         return int(present[0]) if len(present) else 0, str(column.dtype.pyarrow_dtype)
-    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) not in (
-            "mixed", "mixed-integer"):
+    if column.dtype != object or values_kind not in ("mixed", "mixed-integer"):
         return None
     for row, value in enumerate(column.to_numpy()):
         if isinstance(value, _CONTAINERS):

@@ -45,6 +45,7 @@ from sknn._input._columns import (
     _is_numeric_array,
     _numeric_column,
     _row_block,
+    _values_kind,
     is_dataframe,
     to_pandas,
 )
@@ -297,12 +298,12 @@ class TabularEncoder:
     def _infer_kind(self, table: pd.DataFrame, j: int) -> str:
         names = None if isinstance(table, np.ndarray) else list(table.columns)
         column = _column(table, j)
-        self._refuse_containers(column, _column_name(table, j))  # listed columns too
+        values_kind = self._refuse_containers(column, _column_name(table, j))  # listed too
         if self._explicit_categorical(table.shape[1], names)[j]:
             return CATEGORICAL
         spec = self.categorical_features
         from_dtype = isinstance(spec, str) and spec == "from_dtype"
-        kind = _column_kind(column)
+        kind = _column_kind(column, values_kind)
         if kind == CATEGORICAL and not from_dtype:
             raise ValueError(
                 f"{self.estimator_name}: column {_column_name(table, j)!r} holds strings or "
@@ -321,8 +322,10 @@ class TabularEncoder:
             )
         return kind
 
-    def _refuse_containers(self, column: pd.Series, name) -> None:
-        found = _first_container(column)
+    def _refuse_containers(self, column: pd.Series, name) -> str:
+        """Refuse lists, dicts, ... in cells; return what the column holds (_values_kind)."""
+        values_kind = _values_kind(column)
+        found = _first_container(column, values_kind)
         if found is not None:
             row, type_name = found
             raise TypeError(
@@ -331,15 +334,16 @@ class TabularEncoder:
                 f"it into columns first (for example pd.DataFrame(df[{name!r}].tolist())) "
                 "or join its items into one string."
             )
+        return values_kind
 
     def _check_kinds(self, table: pd.DataFrame):
         unobserved = {self.numeric_index[k] for k in self.unobserved_index}
         for j, expected in enumerate(self.kinds):
             column = _column(table, j)
-            self._refuse_containers(column, _column_name(table, j))
+            values_kind = self._refuse_containers(column, _column_name(table, j))
             if expected == CATEGORICAL or j in unobserved:
                 continue
-            found = _column_kind(column)
+            found = _column_kind(column, values_kind)
             # A column missing everywhere fits every kind; numbers' text with leading
             # zeros, which would have made it categorical at fit, reads as numbers now.
             if found != expected and not column.isna().all() and not (

@@ -14,12 +14,20 @@ The first fit in a process imports ``torch._dynamo`` (about 1.5 s; torch.optim's
 first optimizer does it): a one-time cost per process, measured separately and
 printed, and paid before the timed fits.
 
+``--compare-caps`` fits each estimator twice per seed, interleaved: with the
+small-input epoch caps of issue 26 (the CNN's on inputs of at most 16 values,
+the Transformer's on tables of fewer than 1,000 rows) and with each cap lifted
+to the family's upper bound (the rule before them), so the two columns differ
+in nothing else. ``--cnn-cap N`` tries another value of the CNN's cap.
+
 ``--check-estimator`` instead times scikit-learn's ``check_estimator`` on each
 public estimator with its default parameters. Run from the project root::
 
     python benchmarks/small_data.py --seeds 3 --threads 1 --markdown
     python benchmarks/small_data.py --datasets iris "50 rows" diabetes --families CNN
     python benchmarks/small_data.py --check-estimator --threads 1
+    python benchmarks/small_data.py --compare-caps --seeds 5 --markdown \
+        --families CNN Transformer --datasets iris "50 rows" diabetes digits
 """
 
 from __future__ import annotations
@@ -77,6 +85,28 @@ def one_time_import_cost() -> float:
     return time.perf_counter() - start
 
 
+def epoch_caps(capped, cnn_cap=None):
+    """Set the small-input epoch caps: today's (``capped``) or lifted (the rule before)."""
+    from sknn._estimators import _cnn
+    from sknn._estimators import _transformer_architecture as transformer
+
+    _cnn.AUTO_SHORT_INPUT_MAX_EPOCHS = (
+        (cnn_cap or CAPS["cnn"]) if capped else _cnn.AUTO_EPOCH_BOUNDS[1])
+    transformer.AUTO_SMALL_TABLE_MAX_EPOCHS = (
+        CAPS["transformer"] if capped else transformer.AUTO_EPOCH_BOUNDS[1])
+
+
+def _read_caps():
+    from sknn._estimators import _cnn
+    from sknn._estimators import _transformer_architecture as transformer
+
+    return {"cnn": _cnn.AUTO_SHORT_INPUT_MAX_EPOCHS,
+            "transformer": transformer.AUTO_SMALL_TABLE_MAX_EPOCHS}
+
+
+CAPS = _read_caps()
+
+
 def fit_once(family, task, dataset, seed, threads):
     import sknn
 
@@ -93,13 +123,16 @@ def fit_once(family, task, dataset, seed, threads):
 
 
 def run_grid(args):
-    configs = [(family, task, dataset) for task in args.tasks for family in args.families
-               for dataset in DATASETS[task] if dataset in args.datasets]
+    rules = ("capped", "before") if args.compare_caps else ("capped",)
+    configs = [(family, task, dataset, rule) for task in args.tasks
+               for family in args.families for dataset in DATASETS[task]
+               if dataset in args.datasets for rule in rules]
     results = {config: [] for config in configs}
     for seed in range(args.seeds):
         rotated = configs[seed % len(configs):] + configs[:seed % len(configs)]
         for config in rotated:
-            result = fit_once(*config, seed, args.threads)
+            epoch_caps(config[3] == "capped", args.cnn_cap)
+            result = fit_once(*config[:3], seed, args.threads)
             results[config].append(result)
             print(f"# seed {seed} {config}: {result[0]:.2f} s, score {result[1]:.4f}, "
                   f"{result[2]} epochs, {result[3]}, load {os.getloadavg()[0]:.2f}",
@@ -109,15 +142,16 @@ def run_grid(args):
 
 def print_table(results, markdown):
     print(f"\n# load averages {os.getloadavg()}")
-    header = ("estimator", "data", "fit s (median)", "score (mean)", "epochs", "dtype")
+    header = ("estimator", "data", "rule", "fit s (median)", "score (mean)", "epochs",
+              "dtype")
     if markdown:
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for (family, task, dataset), runs in results.items():
+    for (family, task, dataset, rule), runs in results.items():
         name = family + ("Classifier" if task == "classifier" else "Regressor")
         seconds = statistics.median(run[0] for run in runs)
         score = statistics.mean(run[1] for run in runs)
         epochs = "/".join(str(run[2]) for run in runs)
-        row = (name, dataset, f"{seconds:.2f}", f"{score:.3f}", epochs, runs[0][3])
+        row = (name, dataset, rule, f"{seconds:.2f}", f"{score:.3f}", epochs, runs[0][3])
         print("| " + " | ".join(row) + " |" if markdown else "  ".join(row))
 
 
@@ -149,6 +183,8 @@ def main(argv=None):
         name for task in DATASETS.values() for name in task])
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--check-estimator", action="store_true")
+    parser.add_argument("--compare-caps", action="store_true")
+    parser.add_argument("--cnn-cap", type=int, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(_environment.describe_environment())

@@ -229,9 +229,19 @@ def test_layer_norm_makes_weights_train_as_repeats():
 def test_auto_batch_size_and_epochs():
     est = CNNClassifier()
     assert [est._batch_size(n) for n in (10, 36, 50, 7200)] == [10, 12, 13, 64]
+    est.input_shape_ = (1, 24)  # ItalyPowerDemand's series
     assert est._max_epochs(36, 12) == 100  # small series data: 100 epochs
+    est.input_shape_ = (1, 28, 28)
     assert est._max_epochs(7200, 64) == 8  # 8,000 images: 8 epochs
-    assert CNNClassifier(max_iter=3)._max_epochs(36, 12) == 3
+    est.input_shape_ = (3, 6)  # 18 values: a series, not a table's columns
+    assert est._max_epochs(36, 12) == 100
+    for short in [(1, 4), (1, 16), (2, 8)]:  # at most 16 values: a table's columns
+        est.input_shape_ = short
+        assert est._max_epochs(112, 15) == 30
+        assert est._max_epochs(20_000, 64) == 8  # the cap only lowers the bound
+    limited = CNNClassifier(max_iter=3)
+    limited.input_shape_ = (1, 24)
+    assert limited._max_epochs(36, 12) == 3
 
 
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])

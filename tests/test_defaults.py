@@ -184,11 +184,15 @@ def _table_transformer(n_numeric, n_categorical):
     (8, 0, 14_861, 20),   # California: 9 tokens, 59 batches
     (60, 0, 5_000, 58),   # wide: the 1,150-step floor, 20 batches
     (3, 0, 20_000, 32),   # few tokens: 4 tokens, 2,500 steps, 79 batches
-    (2, 0, 500, 200),     # small: the 200-epoch bound
+    (2, 0, 1_000, 200),   # small: the 200-epoch bound
+    (2, 0, 999, 30),      # under 1,000 rows: at most 30 epochs
+    (2, 0, 112, 30),      # iris-sized
 ])
 def test_transformer_tables_train_for_a_token_step_budget(n_numeric, n_categorical,
                                                             n_train, epochs):
     from sknn._estimators._transformer_architecture import (
+        AUTO_SMALL_TABLE_MAX_EPOCHS,
+        AUTO_SMALL_TABLE_ROWS,
         AUTO_TABLE_MIN_STEPS,
         AUTO_TABLE_TOKEN_STEPS,
     )
@@ -199,7 +203,8 @@ def test_transformer_tables_train_for_a_token_step_budget(n_numeric, n_categoric
     n_tokens = n_numeric + n_categorical + 1
     steps = max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
     n_batches = -(-n_train // batch_size)
-    assert epochs == max(10, min(200, -(-steps // n_batches)))
+    high = AUTO_SMALL_TABLE_MAX_EPOCHS if n_train < AUTO_SMALL_TABLE_ROWS else 200
+    assert epochs == max(10, min(high, -(-steps // n_batches)))
 
 
 def test_transformer_attention_dropout_auto_is_none_on_tables_and_the_papers_elsewhere():
@@ -227,9 +232,9 @@ def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
     cpu = torch.device("cpu")
     expected = {  # estimator: (dtype, batch size, epochs)
         MLPClassifier: (torch.float64, 128, 50),      # 400,000 rows / 150, at most 50
-        CNNClassifier: (torch.float32, 15, 80),       # 800 steps of 15 rows
+        CNNClassifier: (torch.float32, 15, 30),       # 4 values: at most 30 epochs
         RNNClassifier: (torch.float64, 32, 100),      # max_iter=100
-        TransformerClassifier: (torch.float64, 16, 200),  # 2,000 steps: the 200 bound
+        TransformerClassifier: (torch.float64, 16, 30),  # under 1,000 rows: 30
     }
     for estimator, (dtype, batch_size, epochs) in expected.items():
         model = estimator(max_iter=1, n_threads=1, random_state=0).fit(X[::5], y[::5])

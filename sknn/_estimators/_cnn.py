@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -48,6 +49,12 @@ AUTO_BATCH_BOUNDS = (16, 64)
 # max_iter='auto': enough epochs for this many minibatch steps, between these bounds.
 AUTO_STEPS = 800
 AUTO_EPOCH_BOUNDS = (8, 100)
+# Inputs of at most this many values (a table's few columns, not a series: the
+# shortest UCR series here has 24): at most this many epochs. 100 took 4-8 s on
+# iris and 50-row tables, at 9.6 ms a step, and scored no higher than 30
+# (benchmarks/RESULTS.md, "Small data").
+AUTO_SHORT_INPUT_VALUES = 16
+AUTO_SHORT_INPUT_MAX_EPOCHS = 30
 
 _CNN_CONSTRAINTS = {
     "architecture": [StrOptions(set(ARCHITECTURES))],
@@ -110,6 +117,8 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     def _max_epochs(self, n_train: int, batch_size: int) -> int:
         if self.max_iter == "auto":
             low, high = AUTO_EPOCH_BOUNDS
+            if math.prod(self.input_shape_) <= AUTO_SHORT_INPUT_VALUES:
+                high = AUTO_SHORT_INPUT_MAX_EPOCHS
             return max(low, min(high, -(-AUTO_STEPS * batch_size // n_train)))
         return self.max_iter
 
@@ -171,7 +180,8 @@ _TRAINING_PARAMS_DOC = param_docs(["alpha", "solver"]) + """
     max_iter : int or 'auto', default='auto'
         Maximum number of epochs. 'auto': enough for about 800 minibatch
         steps, at least 8 and at most 100 epochs (100 on small series
-        datasets, 8 on 8,000 images).""" + param_docs([
+        datasets, 8 on 8,000 images); at most 30 on inputs of 16 values or
+        fewer (a table's few columns), where more only took longer.""" + param_docs([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int, default=50
         Epochs without improvement before stopping. High, so that on small

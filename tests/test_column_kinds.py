@@ -106,6 +106,22 @@ def test_numbers_written_as_text_with_blanks_are_numbers(dtype):
                         [1, 2, np.nan, np.nan, np.nan, 17, 3, -4.5, 1000, 2], "numeric")
 
 
+def test_missing_value_texts_among_numbers_are_missing():
+    """``df.astype(str)`` writes NaN as 'nan'; read_csv reads 'NA', 'null', ... as missing."""
+    floats = pd.Series(VALUES)
+    assert_encodes_like(floats.astype(str), VALUES, "numeric")
+    text = ["1", "NA", "null", " N/A ", "2.5", "None", "<NA>", "-NaN", "1"]
+    assert_encodes_like(pd.Series(text, dtype=object),
+                        [1, np.nan, np.nan, np.nan, 2.5, np.nan, np.nan, np.nan, 1],
+                        "numeric")
+
+
+def test_a_signaling_nan_decimal_is_missing():
+    column = [Decimal("1.5"), Decimal("sNaN"), None, Decimal("-2"), Decimal("1.5")]
+    assert_encodes_like(pd.Series(column, dtype=object), [1.5, np.nan, np.nan, -2, 1.5],
+                        "numeric")
+
+
 def test_numbers_in_bytes_are_numbers():
     assert_encodes_like(pd.Series([b"1", b"2", None, b" 7", b""], dtype=object),
                         [1, 2, np.nan, 7, np.nan], "numeric")
@@ -113,6 +129,7 @@ def test_numbers_in_bytes_are_numbers():
 
 @pytest.mark.parametrize("text, level", [
     (["1", "2", "two", "2"], "2"),        # a word among numbers: genuine categories
+    (["1", "NA", "nan", "n.a.", "1"], "1"),  # 'n.a.' is no missing-value text
     (["007", "12", "33", "12"], "12"),    # a leading zero: codes, not quantities
     ([" 01", "02", "03", "02"], "02"),
 ])

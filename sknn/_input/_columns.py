@@ -146,6 +146,11 @@ _KIND_OF_VALUES = {
 _LEADING_ZERO = re.compile(r"\s*[+-]?0\d")
 # Distinct values of a text column parsed first, to tell words without parsing them all.
 TEXT_PROBE_VALUES = 1_000
+# Texts that pandas.read_csv reads as missing (its default na_values).
+MISSING_TEXTS = frozenset({
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
 # Fewer distinct values than this are not taken for an identifier.
 IDENTIFIER_MIN_VALUES = 20
 
@@ -203,9 +208,18 @@ def _holds_numbers(column: pd.Series) -> bool:
 
 
 def _all_numbers(values: np.ndarray) -> bool:
-    """Whether every value not missing or blank parses as a number."""
-    parsed = pd.to_numeric(values, errors="coerce")
-    return all(_is_missing(v) for v in values[pd.isna(parsed)])
+    """Whether every value not missing or blank parses as a number.
+
+    The texts pandas.read_csv reads as missing ('nan', 'NA', 'null', ...) count
+    as missing: ``df.astype(str)`` writes NaN as 'nan'.
+    """
+    try:
+        parsed = pd.to_numeric(values, errors="coerce")
+    except TypeError:  # pandas cannot hash Decimal('sNaN'), a missing value like NaN
+        values = np.array([v for v in values if not _is_missing(v)], dtype=object)
+        parsed = pd.to_numeric(values, errors="coerce")
+    return all(_is_missing(v) or (isinstance(v, str) and v.strip() in MISSING_TEXTS)
+               for v in values[pd.isna(parsed)])
 
 
 def _distinct(column: pd.Series) -> np.ndarray:
@@ -276,7 +290,12 @@ def _numeric_column(column: pd.Series, kind: str) -> np.ndarray:
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     # Objects and text: numbers, Decimals, booleans and numbers' text, parsed in C;
     # missing values and blanks become NaN.
-    values = pd.to_numeric(column.to_numpy(dtype=object), errors="coerce")
+    objects = column.to_numpy(dtype=object)
+    try:
+        values = pd.to_numeric(objects, errors="coerce")
+    except TypeError:  # pandas cannot hash Decimal('sNaN'), a missing value like NaN
+        values = pd.to_numeric(np.array([None if _is_missing(v) else v for v in objects],
+                                        dtype=object), errors="coerce")
     return values if np.iscomplexobj(values) else values.astype(np.float64, copy=False)
 
 

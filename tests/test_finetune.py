@@ -114,7 +114,7 @@ def test_frozen_layers_keep_the_pretrained_weights(name, trainable_layers):
 def test_the_frozen_phase_goes_on_over_partial_fit_calls():
     X, y = _table()
     source = MLPClassifier(**ARCHITECTURES["MLP"][1], **SMALL).fit(X, y)
-    # max_iter: the schedule's epochs, which partial_fit calls go through.
+    # max_iter=10: more epochs than the frozen phase's 3.
     tuned = MLPClassifier(**ARCHITECTURES["MLP"][1], **{**SMALL, "max_iter": 10},
                           init_from=source, freeze_epochs=3, trainable_layers=1)
     for _ in range(3):  # an epoch each: all three in the frozen phase

@@ -513,3 +513,31 @@ def test_prediction_flushes_subnormals_on_its_thread_and_restores_the_setting(
         np.testing.assert_array_equal(clf.predict_proba(X), proba)
     finally:
         torch.set_flush_denormal(False)
+
+
+def _learning_rates(model):
+    return [group["lr"] for group in model.net_.optimizer_.param_groups]
+
+
+@pytest.mark.parametrize("learning_rate", ["warmup_cosine", "onecycle"])
+def test_partial_fit_keeps_learning_after_max_iter_calls_and_after_fit(learning_rate):
+    """A decaying schedule spans fit's max_iter epochs; partial_fit calls, which have
+    no horizon, train at learning_rate_init instead of at a rate decayed to zero."""
+    X, y = make_classification(64, 5, random_state=0)
+    model = _make(MLPClassifier, learning_rate=learning_rate, max_iter=3,
+                  learning_rate_init=0.01)
+    for _ in range(10):  # more calls than the schedule's max_iter epochs
+        model.partial_fit(X, y, classes=[0, 1])
+    assert _learning_rates(model) == [0.01]
+    before = copy.deepcopy(model.net_.module_.state_dict())
+    model.partial_fit(X, y)
+    assert any(not torch.equal(before[key], value)
+               for key, value in model.net_.module_.state_dict().items())
+
+    fitted = _make(MLPClassifier, learning_rate=learning_rate, max_iter=3,
+                   learning_rate_init=0.01).fit(X, y)
+    assert _learning_rates(fitted)[0] < 1e-3  # the schedule decayed over fit
+    fitted.partial_fit(X, y)
+    assert _learning_rates(fitted) == [0.01]
+    fitted.set_params(warm_start=True).fit(X, y)  # a fit restarts the schedule
+    assert _learning_rates(fitted)[0] < 1e-3

@@ -372,7 +372,7 @@ class BaseNeuralEstimator(BaseEstimator):
         A ``fit`` (warm start included) follows the current ``learning_rate``,
         ``learning_rate_init`` and ``alpha``, as scikit-learn's warm starts
         do, and restarts the schedule over this call's ``epochs``;
-        ``partial_fit`` calls go on as they were.
+        ``partial_fit`` calls train at ``learning_rate_init`` (StepSchedule.hold).
         """
         if not incremental:
             net.lr = self.learning_rate_init
@@ -384,10 +384,11 @@ class BaseNeuralEstimator(BaseEstimator):
                 callback.monitor_validation = fit_data.valid is not None
                 callback.n_iter_no_change = self._patience(fit_data.valid is not None)
                 callback.enabled = not incremental
-            elif isinstance(callback, StepSchedule) and not incremental:
-                callback.kind = self.learning_rate
-                callback.total_steps = epochs * -(-len(fit_data.train) // net.batch_size)
-                callback.step_ = 0
+            elif isinstance(callback, StepSchedule) and incremental:
+                callback.hold(net, self.learning_rate_init)
+            elif isinstance(callback, StepSchedule):
+                steps = epochs * -(-len(fit_data.train) // net.batch_size)
+                callback.kind, callback.total_steps, callback.step_ = self.learning_rate, steps, 0
 
     def _set_fitted_attributes(self, net, validation: bool):
         history = net.history

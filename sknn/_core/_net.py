@@ -541,6 +541,19 @@ class StepSchedule(Callback):
         self.step_ = 0
         return self
 
+    def hold(self, net, lr: float) -> None:
+        """Train at ``lr`` from now on, for ``partial_fit`` (a fit restarts the schedule).
+
+        partial_fit has no horizon: a decaying schedule over ``max_iter`` epochs
+        would reach zero after that many calls (or be there after a fit) and
+        stop learning. scikit-learn's partial_fit goes on at its rate too.
+        """
+        if self.kind == "constant":
+            return  # the optimizer's rate, or a user's scheduler's, goes on
+        self.kind = "constant"
+        for group in net.optimizer_.param_groups:
+            group["initial_lr"] = group["lr"] = lr
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.base_lrs_ = [group.get("initial_lr", group["lr"])
                           for group in net.optimizer_.param_groups]

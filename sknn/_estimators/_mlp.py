@@ -148,7 +148,8 @@ _MLP_PARAMS_DOC = """
     learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='warmup_cosine'
         Learning-rate schedule, stepped every minibatch over ``max_iter``
         epochs: constant; linear warm-up over 5% of the steps then cosine decay
-        to zero; or one-cycle (cosine up from lr/25 over 30%, then down). A
+        to zero; or one-cycle (cosine up from lr/25 over 30%, then down). ``partial_fit``
+        calls, which have no horizon, train at ``learning_rate_init``. A
         decaying schedule ends training by design after ``max_iter`` epochs.
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is 128 rows (all of them on smaller data), and

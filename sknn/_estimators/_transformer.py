@@ -124,7 +124,8 @@ _TRAINING_DOC = """
     learning_rate : {'constant', 'warmup_cosine', 'onecycle'}, default='warmup_cosine'
         Learning-rate schedule, stepped every minibatch over ``max_iter``
         epochs: constant; linear warm-up over 5% of the steps then cosine decay
-        to zero; or one-cycle (cosine up from lr/25 over 30%, then down).
+        to zero; or one-cycle (cosine up from lr/25 over 30%, then down). ``partial_fit``
+        calls, which have no horizon, train at ``learning_rate_init``.
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is a tenth of the training set, at least 16
         and at most 256 (the paper's batch size for mid-sized tables).

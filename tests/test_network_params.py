@@ -64,7 +64,7 @@ FAMILIES = {
                 ("cell", "gru"), ("hidden_size", 6), ("num_layers", 2),
                 ("bidirectional", True), ("dropout", 0.2), ("pooling", "attention"),
                 ("input_kind", "series"), ("embedding_dim", 6), ("bag_of_words", False),
-                ("bag_of_words_C", 0.5), ("dtype", "float32"),
+                ("bag_of_words_C", 0.5), ("dtype", "float32"), ("patch_size", 2),
             ]),
     "Transformer": ((TransformerClassifier, TransformerRegressor),
                     dict(d_token=8, n_blocks=1, n_heads=2), "table", [

@@ -341,3 +341,69 @@ def test_bad_parameters(cls):
         _make(cls, cell="transformer").fit(X, _target(cls, len(X)))
     with pytest.raises(InvalidParameterError, match="'pooling' parameter"):
         _make(cls, pooling="max").fit(X, _target(cls, len(X)))
+
+
+# -- windows of steps (patch_size) -------------------------------------------------
+TEXTS_AS_IDS = [np.arange(1, 1 + len(text.split())) for text in TEXTS]
+
+
+def test_windows_read_the_mean_of_their_valid_steps():
+    from sknn.modules.rnn import window_means
+
+    torch.manual_seed(0)
+    values = torch.randn(3, 2, 7, dtype=torch.float64)
+    x = with_mask(values, torch.tensor([7, 5, 1]))
+    windowed = RNN(2, 3, cell="gru", pooling="mean", patch_size=3).double()
+    plain = RNN(2, 3, cell="gru", pooling="mean").double()
+    plain.load_state_dict(windowed.state_dict())
+    # The windows by hand: steps 0-2, 3-5 and 6, padding left out of each mean.
+    means, mask = window_means(values.transpose(1, 2), x[:, -1], 3)
+    assert mask.tolist() == [[1, 1, 1], [1, 1, 0], [1, 0, 0]]
+    by_hand = [values[1, :, 3:5].mean(dim=1), values[2, :, 0]]
+    torch.testing.assert_close(means[1, 1], by_hand[0])
+    torch.testing.assert_close(means[2, 0], by_hand[1])
+    torch.testing.assert_close(
+        windowed(x), plain(torch.cat([means.transpose(1, 2), mask[:, None]], dim=1)))
+
+
+def test_patch_size_auto_windows_token_ids_only():
+    from sknn._estimators._rnn import AUTO_MAX_TOKEN_STEPS
+
+    rng = np.random.RandomState(0)
+    long_texts = [rng.randint(1, 50, size=k) for k in rng.randint(1, 300, size=30)]
+    y = np.arange(30) % 2
+    longest = max(len(x) for x in long_texts)
+    clf = _make(input_kind="tokens").fit(long_texts, y)
+    assert clf.net_.module_.patch_size == -(-longest // AUTO_MAX_TOKEN_STEPS) == 3
+    assert clf.get_params()["patch_size"] == "auto"  # resolved, not written back
+    assert clf.predict(long_texts[:5] + [rng.randint(1, 50, size=600)]).shape == (6,)
+    assert _make(input_kind="tokens").fit(TEXTS_AS_IDS, LABELS).net_.module_.patch_size == 1
+    assert _make().fit(*_series(length=400)).net_.module_.patch_size == 1  # series
+    assert _make(patch_size=4).fit(*_series()).net_.module_.patch_size == 4
+
+
+
+def test_a_token_model_file_from_before_windows_loads_without_them(tmp_path):
+    from helpers import rewrite_sknn_file
+
+    import sknn
+
+    rng = np.random.RandomState(0)
+    texts = [rng.randint(1, 50, size=k) for k in rng.randint(200, 300, size=20)]
+    y = np.arange(20) % 2
+    model = _make(input_kind="tokens", patch_size=1).fit(texts, y)
+    path = tmp_path / "old.sknn"
+    sknn.save(model, path)
+
+    def drop_the_parameter(document):  # as sknn wrote files before patch_size
+        del document["estimator"]["params"]["patch_size"]
+
+    rewrite_sknn_file(path, drop_the_parameter)
+    loaded = sknn.load(path)
+    assert loaded.patch_size == 1 and loaded.net_.module_.patch_size == 1
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts))
+    old_pickle = pickle.loads(pickle.dumps(model))
+    del old_pickle.__dict__["patch_size"], old_pickle.net_.module_.__dict__["patch_size"]
+    revived = pickle.loads(pickle.dumps(old_pickle))
+    assert revived.get_params()["patch_size"] == 1
+    np.testing.assert_allclose(revived.predict_proba(texts), model.predict_proba(texts))

@@ -377,6 +377,9 @@ class _Decoder:
             raise _Refused(f"estimator class {str(node['class'])[:120]!r}")
         params = {str(key): self._callbacks(value, cls.__name__) if key == "callbacks"
                   else self.decode(value) for key, value in node["params"].items()}
+        # A parameter added after the file was written: what the file's model did.
+        for key, value in getattr(cls, "_params_before_added", {}).items():
+            params.setdefault(key, value)
         estimator = cls(**params)
         self._estimators[node["id"]] = estimator
         if self.device is not None and "device" in params:

@@ -6,12 +6,16 @@ the valid time steps and 0 at the padding. Sequences shorter than the batch's
 length are packed (:func:`torch.nn.utils.rnn.pack_padded_sequence`), so
 padding never enters the recurrence; the pooling over time ignores it too.
 With ``vocabulary_size`` set, the one value channel holds integer token ids
-(0 is padding) that go through a learned embedding.
+(0 is padding) that go through a learned embedding. With ``patch_size`` above
+1, the recurrence reads the mean of each window of that many steps (padding
+left out), so a long document costs a fraction of its length in recurrent
+steps, each of which is sequential.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -46,6 +50,42 @@ def with_mask(values: torch.Tensor, lengths: torch.Tensor | None = None) -> torc
     else:
         mask = (steps[None, :] < lengths.to(values.device)[:, None])
     return torch.cat([values, mask[:, None].to(values.dtype)], dim=1)
+
+
+def window_means(inputs: torch.Tensor, mask: torch.Tensor,
+                 size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of the valid steps in each window of ``size`` steps, and the windows' mask.
+
+    Parameters
+    ----------
+    inputs : torch.Tensor of shape (batch, length, n_features)
+    mask : torch.Tensor of shape (batch, length)
+        1 at valid steps, 0 at padding (valid steps first).
+    size : int
+        Steps per window; the last window may be shorter.
+
+    Returns
+    -------
+    means : torch.Tensor of shape (batch, ceil(length / size), n_features)
+    window_mask : torch.Tensor of shape (batch, ceil(length / size))
+        1 where a window holds a valid step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> inputs = torch.arange(5.0).reshape(1, 5, 1)
+    >>> means, mask = window_means(inputs, torch.tensor([[1.0, 1, 1, 0, 0]]), 2)
+    >>> means.flatten().tolist(), mask.tolist()
+    ([0.5, 2.0, 0.0], [[1.0, 1.0, 0.0]])
+    """
+    if size == 1:
+        return inputs, mask
+    # Both averages share each window's divisor, so their ratio is sum / count.
+    counts = F.avg_pool1d(mask[:, None], size, size, ceil_mode=True)[:, 0]
+    sums = F.avg_pool1d((inputs * mask[..., None]).transpose(1, 2), size, size,
+                        ceil_mode=True).transpose(1, 2)
+    means = sums / counts.clamp(min=torch.finfo(counts.dtype).tiny)[..., None]
+    return means, (counts > 0).to(mask.dtype)
 
 
 class SequencePooling(nn.Module):
@@ -118,6 +158,9 @@ class RNN(nn.Module):
         e.g. :class:`~sknn.modules.text.BagOfWords` (wide and deep).
     input_mean, input_scale : torch.Tensor of shape (n_channels,) or None
         Standardize each value channel by these (kept as buffers).
+    patch_size : int, default=1
+        The recurrence reads the mean of each window of this many steps
+        (:func:`window_means`); the bag reads every step.
 
     Examples
     --------
@@ -128,6 +171,8 @@ class RNN(nn.Module):
     >>> tokens = with_mask(torch.tensor([[[5.0, 2.0, 0.0]]]), torch.tensor([2]))
     >>> RNN(1, 2, vocabulary_size=10, embedding_dim=8)(tokens).shape
     torch.Size([1, 2])
+    >>> RNN(1, 2, vocabulary_size=10, embedding_dim=8, patch_size=2)(tokens).shape
+    torch.Size([1, 2])
     """
 
     def __init__(self, n_channels: int, n_outputs: int, cell: str = "lstm",
@@ -136,7 +181,7 @@ class RNN(nn.Module):
                  vocabulary_size: int | None = None, embedding_dim: int = 64,
                  bag: nn.Module | None = None,
                  input_mean: torch.Tensor | None = None,
-                 input_scale: torch.Tensor | None = None) -> None:
+                 input_scale: torch.Tensor | None = None, patch_size: int = 1) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {tuple(CELLS)}; got {cell!r}.")
@@ -158,16 +203,21 @@ class RNN(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(width, n_outputs)
         self.bag = bag
+        self.patch_size = patch_size
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("patch_size", 1)  # pickled before windows existed
+        super().__setstate__(state)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         values, mask = x[:, :-1], x[:, -1]
-        length = x.shape[-1]
-        lengths = mask.sum(dim=1).long()
         if self.embedding is None:
             inputs = ((values - self.input_mean) / self.input_scale).transpose(1, 2)
         else:
             inputs = self.embedding(values[:, 0].long())
-        inputs = self.input_dropout(inputs)
+        inputs, mask = window_means(self.input_dropout(inputs), mask, self.patch_size)
+        length = inputs.shape[1]
+        lengths = mask.sum(dim=1).long()
         if bool((lengths < length).any()):
             packed = pack_padded_sequence(inputs, lengths.clamp(min=1).cpu(),
                                           batch_first=True, enforce_sorted=False)

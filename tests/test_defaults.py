@@ -69,7 +69,8 @@ def test_every_fit_and_prediction_leaves_the_cores_other_processes_use(monkeypat
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(_device.torch, "get_num_threads", lambda: 2)
-    monkeypatch.setattr(_device.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_device, "_allowed_cpus", lambda: [0, 1])
+    monkeypatch.setattr(_device, "cpu_quota_cores", lambda: None)  # the machine's own
     waits = []
 
     def busy(cores):
@@ -88,6 +89,68 @@ def test_every_fit_and_prediction_leaves_the_cores_other_processes_use(monkeypat
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # an explicit setting wins
     busy(1.0)
     assert _device.default_n_threads(work_rows=10**6) == 2
+
+
+@pytest.fixture
+def quota_files(monkeypatch, tmp_path):
+    """Point the cgroup files at ``tmp_path``; write them with ``write(v2, v1)``."""
+    from sknn._core import _device
+
+    v2, v1 = tmp_path / "cpu.max", (tmp_path / "quota", tmp_path / "period")
+    monkeypatch.setattr(_device, "CGROUP_V2_CPU_MAX", str(v2))
+    monkeypatch.setattr(_device, "CGROUP_V1_CPU_QUOTA", tuple(map(str, v1)))
+
+    def write(cpu_max=None, quota_and_period=None):
+        for path in (v2, *v1):
+            path.unlink(missing_ok=True)
+        if cpu_max is not None:
+            v2.write_text(cpu_max)
+        if quota_and_period is not None:
+            for path, value in zip(v1, quota_and_period):
+                path.write_text(value)
+        _device.cpu_quota_cores.cache_clear()
+        return _device.cpu_quota_cores()
+
+    yield write
+    _device.cpu_quota_cores.cache_clear()
+
+
+def test_a_containers_cpu_quota_caps_the_threads(monkeypatch, quota_files):
+    from sknn._core import _device
+
+    assert quota_files("150000 100000\n") == 2  # cgroup v2: 1.5 cores, rounded up
+    assert quota_files("max 100000\n") is None
+    assert quota_files(None, ("50000\n", "100000\n")) == 1  # cgroup v1
+    assert quota_files(None, ("-1\n", "100000\n")) is None
+    assert quota_files() is None  # no cgroup files: no quota
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_device.torch, "get_num_threads", lambda: 64)
+    monkeypatch.setattr(_device.LOAD, "busy_cores_elsewhere", lambda may_wait=False: 0.0)
+    assert _device.default_n_threads() == 64
+    quota_files("200000 100000")
+    assert _device.default_n_threads() == 2
+    with _device.torch_threads(None):
+        pass  # the context manager takes the same count (torch's own is patched)
+
+
+def test_the_load_counts_only_the_cpus_this_process_may_run_on(monkeypatch, tmp_path):
+    from sknn._core import _device
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    stat.write_text("cpu  400 0 0 400 0 0 0 0 0 0\n"
+                    "cpu0 100 0 0 100 0 0 0 0 0 0\n"
+                    "cpu1 100 0 50 100 0 0 0 0 0 0\n"
+                    "cpu2 30 0 0 100 20 0 0 0 0 0\n"
+                    "cpu3 170 0 0 100 0 0 0 0 0 0\n"
+                    "intr 1 2 3\n")
+    monkeypatch.setattr(_device, "PROC_STAT", str(stat))
+    monkeypatch.setattr(_device.os, "cpu_count", lambda: 4)
+    ticks = os.sysconf("SC_CLK_TCK")
+    monkeypatch.setattr(_device.os, "sched_getaffinity", lambda pid: {1, 2})
+    assert _device._busy_seconds() == pytest.approx((150 + 30) / ticks)
+    monkeypatch.setattr(_device.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert _device._busy_seconds() == pytest.approx(400 / ticks)  # the first line
 
 
 def _spinning_process():

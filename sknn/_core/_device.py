@@ -10,6 +10,8 @@ it is tested without a GPU.
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import multiprocessing
 import os
 import sys
@@ -132,8 +134,10 @@ def default_n_threads(work_rows: int = 0) -> int:
     ``cpu_count // n_jobs``, dask's nannies to 1, so parallel searches do not
     oversubscribe). Inside a dask worker without it, 1: each of the worker's
     threads runs its own task, so its cores are already taken. Otherwise
-    torch's own default, the number of physical cores, less the cores that
-    other processes keep busy (:data:`LOAD`): torch's waiting OpenMP threads
+    torch's own default, the number of physical cores, at most the cores a
+    container's CPU quota allows (:func:`cpu_quota_cores`), less the cores
+    that other processes keep busy among those this process may run on
+    (:data:`LOAD`): torch's waiting OpenMP threads
     spin, and next to a busy process two threads on two cores ran an epoch
     4-15x slower than one thread (benchmarks/RESULTS.md). ``work_rows``: the
     rows a training will go through; a large one may wait
@@ -144,12 +148,52 @@ def default_n_threads(work_rows: int = 0) -> int:
         return int(from_env)
     if _dask_worker() is not None:
         return 1
-    threads = torch.get_num_threads()
+    threads = min(torch.get_num_threads(), cpu_quota_cores() or torch.get_num_threads())
     if threads > 1:
         busy = LOAD.busy_cores_elsewhere(may_wait=work_rows >= SHARED_CHECK_MIN_ROWS)
         if busy is not None and busy >= 0.5:
-            threads = max(1, min(threads, (os.cpu_count() or threads) - round(busy)))
+            threads = max(1, min(threads, len(_allowed_cpus()) - round(busy)))
     return threads
+
+
+# A container's CPU limit: cgroup v2's cpu.max ("quota period" or "max period"), or
+# cgroup v1's quota and period files (a quota of -1: none).
+CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+CGROUP_V1_CPU_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+                       "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+PROC_STAT = "/proc/stat"
+
+
+@functools.cache
+def cpu_quota_cores() -> int | None:
+    """The cores a container's CPU quota allows (rounded up), or None without one.
+
+    torch starts one thread per physical core of the host, whatever the quota:
+    in a container limited to 2 cores of a 64-core host, 64 threads would take
+    turns on 2 cores' worth of time.
+    """
+    try:
+        with open(CGROUP_V2_CPU_MAX) as file:
+            quota, period = file.read().split()[:2]
+        if quota == "max":
+            return None
+    except (OSError, ValueError):
+        try:
+            quota, period = (open(path).read().strip() for path in CGROUP_V1_CPU_QUOTA)
+        except (OSError, ValueError):
+            return None
+    try:
+        quota, period = int(quota), int(period)
+    except ValueError:
+        return None
+    return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+
+
+def _allowed_cpus() -> list[int]:
+    """The CPUs this process may run on (all of them where affinity is unknown)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 class LoadReadings:
@@ -218,10 +262,23 @@ def busy_cores_elsewhere(seconds: float) -> float | None:
 
 
 def _busy_seconds() -> float:
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    """Busy seconds of the CPUs this process may run on, from ``/proc/stat``.
+
+    The first line sums every CPU of the host; a process pinned to some (a
+    container's cpuset, ``taskset``) counts only theirs, so that other
+    containers' work on other cores is not taken for its own cores' load.
+    """
+    allowed = _allowed_cpus()
+    with open(PROC_STAT) as stat:
+        lines = stat.readlines() if len(allowed) < (os.cpu_count() or 0) else [stat.readline()]
+    wanted = {f"cpu{cpu}" for cpu in allowed} if len(lines) > 1 else {"cpu"}
+    busy = 0
+    for line in lines:
+        name, *values = line.split()
+        if name in wanted:
+            fields = [int(value) for value in values]
+            busy += sum(fields[:8]) - fields[3] - fields[4]  # less idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def _own_seconds() -> float:

@@ -31,10 +31,10 @@ import _environment  # the torch build, threads and load each figure depends on
 def child(dataset: str, allocator: str, repeats: int) -> dict:
     import tabular
 
-    import sknn._core._base
+    import sknn
 
     if allocator == "glibc defaults":
-        sknn._core._base.keep_freed_memory = lambda: False
+        sknn.set_config(keep_freed_memory=False)  # before the first fit: glibc's own
     from sknn import MLPClassifier, MLPRegressor
 
     if dataset == "adult":

@@ -46,16 +46,17 @@ def subnormal_weights(model) -> int:
 @contextlib.contextmanager
 def flush(enabled: bool):
     """sknn as it is, or with its subnormal flush turned off."""
+    import sknn
     from sknn._core import _net
 
-    saved = _net.subnormals_flushed, _net.SknnNet.flush_subnormals_
+    saved = _net.SknnNet.flush_subnormals_
     if not enabled:
-        _net.subnormals_flushed = contextlib.nullcontext
-        _net.SknnNet.flush_subnormals_ = lambda net: None
+        _net.SknnNet.flush_subnormals_ = lambda net: None  # the weights' sweep too
     try:
-        yield
+        with sknn.config_context(flush_subnormals=enabled):
+            yield
     finally:
-        _net.subnormals_flushed, _net.SknnNet.flush_subnormals_ = saved
+        _net.SknnNet.flush_subnormals_ = saved
 
 
 def run(dataset, seed, enabled):

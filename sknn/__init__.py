@@ -24,8 +24,11 @@ _PUBLIC = {
     "RNNRegressor": "sknn._estimators._rnn",
     "TransformerClassifier": "sknn._estimators._transformer",
     "TransformerRegressor": "sknn._estimators._transformer",
+    "config_context": "sknn._utils._config",
+    "get_config": "sknn._utils._config",
     "load": "sknn._io._persistence",
     "save": "sknn._io._persistence",
+    "set_config": "sknn._utils._config",
 }
 # Submodules whose classes sknn files may hold: they register them on import, so
 # they are imported with the first public name.
@@ -47,8 +50,11 @@ __all__ = [
     "TransformerClassifier",
     "TransformerRegressor",
     "__version__",
+    "config_context",
+    "get_config",
     "load",
     "save",
+    "set_config",
 ]
 
 
@@ -77,3 +83,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs read
     from sknn._estimators._rnn import RNNClassifier, RNNRegressor
     from sknn._estimators._transformer import TransformerClassifier, TransformerRegressor
     from sknn._io._persistence import load, save
+    from sknn._utils._config import config_context, get_config, set_config

@@ -521,7 +521,7 @@ def _tables_of_every_kind(n_rows):
 @pytest.mark.parametrize("kind", ["frame", "frame of unusual kinds", "float array",
                                   "integer array", "object array"])
 def test_large_tables_encode_in_row_blocks_exactly_as_in_one(monkeypatch, kind, threads):
-    from sknn._core._device import torch_threads
+    from sknn._core._process import torch_threads
 
     X = _tables_of_every_kind(5_000)[kind]
     spec = [1] if kind == "object array" else "from_dtype"

@@ -33,11 +33,11 @@ from sklearn.utils.validation import (
 )
 
 from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
-from sknn._core._device import fused_optimizer_runs_on, on_device, resolve_device, torch_threads
+from sknn._core._device import fused_optimizer_runs_on, on_device, resolve_device
 from sknn._core._distributed import shared_seed
-from sknn._core._memory import keep_freed_memory
-from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule, subnormals_kept
+from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
 from sknn._core._network_params import continues_network, record_network_params
+from sknn._core._process import cpu_settings, subnormals_kept, torch_threads
 from sknn._core._task import ClassificationTask, refuse_missing_targets
 from sknn._utils._errors import errors_naming, finite_outputs
 
@@ -570,12 +570,11 @@ class BaseNeuralEstimator(BaseEstimator):
     @contextlib.contextmanager
     def _torch_context(self, device: torch.device, seed: int | None = None,
                        work_rows: int = 0):
-        """Pin torch's threads and CUDA device; with a seed, fork the global RNG and seed it.
+        """Set the process (sknn._core._process) and CUDA device; with a seed, fork the RNG.
 
         ``work_rows``: the rows a training goes through (see ``default_n_threads``).
         """
-        keep_freed_memory()  # the CPU side of any device: encoding, batches, outputs
-        with torch_threads(self.n_threads, work_rows), on_device(device):
+        with cpu_settings(self.n_threads, work_rows), on_device(device):
             if seed is None:
                 yield
                 return

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 
 import torch
 
+from sknn._utils._config import get_config
+
 
 def fused_optimizer_runs_on(device: torch.device) -> bool:
     """Whether torch has one-kernel ('fused') optimizer steps for ``device``.
@@ -130,7 +132,8 @@ SHARED_CHECK_SECONDS = 0.1
 def default_n_threads(work_rows: int = 0) -> int:
     """Threads torch uses when ``n_threads=None``.
 
-    An explicit ``OMP_NUM_THREADS`` wins (joblib's loky workers set it to
+    ``sknn.set_config(n_threads=...)`` wins when it is not 'auto'. Then an
+    explicit ``OMP_NUM_THREADS`` wins (joblib's loky workers set it to
     ``cpu_count // n_jobs``, dask's nannies to 1, so parallel searches do not
     oversubscribe). Inside a dask worker without it, 1: each of the worker's
     threads runs its own task, so its cores are already taken. Otherwise
@@ -143,13 +146,16 @@ def default_n_threads(work_rows: int = 0) -> int:
     rows a training will go through; a large one may wait
     ``SHARED_CHECK_SECONDS`` for a fresh reading of the load.
     """
+    config = get_config()
+    if config["n_threads"] != "auto":
+        return config["n_threads"]
     from_env = os.environ.get("OMP_NUM_THREADS", "")
     if from_env.isdigit() and int(from_env) > 0:
         return int(from_env)
     if _dask_worker() is not None:
         return 1
     threads = min(torch.get_num_threads(), cpu_quota_cores() or torch.get_num_threads())
-    if threads > 1:
+    if threads > 1 and config["avoid_busy_cores"]:
         busy = LOAD.busy_cores_elsewhere(may_wait=work_rows >= SHARED_CHECK_MIN_ROWS)
         if busy is not None and busy >= 0.5:
             threads = max(1, min(threads, len(_allowed_cpus()) - round(busy)))
@@ -297,23 +303,6 @@ def _before_fork() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork,
                         after_in_child=lambda: LOAD.forked(_own_seconds_at_fork[0]))
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None, work_rows: int = 0) -> Iterator[None]:
-    """Run torch with ``n_threads`` intra-op threads, restoring the old count after.
-
-    ``work_rows``: the rows a training will go through, for ``n_threads=None``.
-    """
-    wanted = default_n_threads(work_rows) if n_threads is None else n_threads
-    previous = torch.get_num_threads()
-    if wanted != previous:
-        torch.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        if wanted != previous:
-            torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ device-aware pickling are skorch's own, so skorch callbacks passed by the user
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 
@@ -20,7 +19,7 @@ from skorch.callbacks import Callback, EpochTimer, PrintLog
 
 from sknn._core._data import BatchIterator, TensorData
 from sknn._core._distributed import DataParallelTraining, process_group
-from sknn._core._openmp import on_each_thread
+from sknn._core._process import subnormals_flushed
 from sknn._core._progress import EpochProgressBar
 
 # Training steps between two sweeps of the weights and optimizer state for
@@ -390,60 +389,6 @@ class SknnNet(NeuralNet):
         with torch.autocast(device_type=X.device.type, dtype=self.autocast_dtype):
             outputs = module(X)
         return outputs.to(self.module_dtype())
-
-
-def subnormals_flushed(workers: bool = True):
-    """Flush subnormal floats to zero inside the block, restored after.
-
-    On this thread and, with ``workers``, on its OpenMP worker threads, which
-    compute the rest of each parallel operation and otherwise keep the setting
-    they were created with: flushed on this thread only, a default model of a
-    50-column table predicted 2-3x slower than flushed on both when other
-    PyTorch work had created the workers. The workers are reached through
-    libgomp (PyTorch's OpenMP runtime on Linux; :mod:`sknn._core._openmp`), at
-    about 0.1 ms per change; elsewhere only this thread flushes.
-    """
-    return _subnormal_flushing(True, workers)
-
-
-def subnormals_kept():
-    """Keep subnormal floats on this thread inside the block (restored after).
-
-    For encoding inside a flushed training or prediction: the flag changes NumPy
-    too, and an input value below 1.2e-38 must be encoded as it is when the
-    table is encoded up front. The OpenMP workers, which NumPy does not use,
-    keep flushing.
-    """
-    return _subnormal_flushing(False, workers=False)
-
-
-@contextlib.contextmanager
-def _subnormal_flushing(flush: bool, workers: bool):
-    """Set the flush of subnormal floats inside the block, and restore it after.
-
-    ``torch.set_flush_denormal`` has no getter, so this thread's setting is read
-    off an operation that underflows. The workers' own settings cannot be read:
-    they start like this thread's and are left like it afterwards.
-    """
-    def set_flushing(enabled: bool) -> None:
-        if workers:
-            on_each_thread(lambda: torch.set_flush_denormal(enabled))
-        else:
-            torch.set_flush_denormal(enabled)
-
-    was_flushing = _flushing_subnormals()
-    if workers or was_flushing != flush:  # the workers' setting is unknown: set it
-        set_flushing(flush)
-    try:
-        yield
-    finally:
-        if was_flushing != flush:
-            set_flushing(was_flushing)
-
-
-def _flushing_subnormals() -> bool:
-    """Whether this thread flushes subnormal results to zero (FTZ/DAZ)."""
-    return bool(torch.tensor(1e-30, dtype=torch.float32) * 1e-10 == 0)
 
 
 def flush_subnormals_(tensors) -> None:

@@ -9,7 +9,7 @@ from numbers import Real
 import torch
 from torch import nn
 
-from sknn._core._device import torch_threads
+from sknn._core._process import torch_threads
 from sknn._lifecycle._export import check_fitted_network
 
 SCOPES = ("global", "layer")

@@ -10,7 +10,7 @@ import torch
 from sklearn.base import is_classifier
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from sknn._core._device import torch_threads
+from sknn._core._process import torch_threads
 from sknn._input._columns import is_dataframe, to_pandas
 from sknn.inspection._attribution_methods import (
     as_array,

@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-from sknn._core._device import torch_threads
+from sknn._core._process import torch_threads
 from sknn.inspection._network_input import (
     IMAGE,
     TABLE,

@@ -92,22 +92,23 @@ def test_every_fit_and_prediction_leaves_the_cores_other_processes_use(monkeypat
 
 
 @pytest.fixture
-def quota_files(monkeypatch, tmp_path):
-    """Point the cgroup files at ``tmp_path``; write them with ``write(v2, v1)``."""
+def cgroups(monkeypatch, tmp_path):
+    """A cgroup tree under ``tmp_path``: ``write({relative path: text}, own=...)``
+    writes its files and the process's /proc/self/cgroup, and reads the quota."""
     from sknn._core import _device
 
-    v2, v1 = tmp_path / "cpu.max", (tmp_path / "quota", tmp_path / "period")
-    monkeypatch.setattr(_device, "CGROUP_V2_CPU_MAX", str(v2))
-    monkeypatch.setattr(_device, "CGROUP_V1_CPU_QUOTA", tuple(map(str, v1)))
+    root, own = tmp_path / "cgroup", tmp_path / "self_cgroup"
+    monkeypatch.setattr(_device, "CGROUP_ROOT", str(root))
+    monkeypatch.setattr(_device, "PROC_SELF_CGROUP", str(own))
 
-    def write(cpu_max=None, quota_and_period=None):
-        for path in (v2, *v1):
-            path.unlink(missing_ok=True)
-        if cpu_max is not None:
-            v2.write_text(cpu_max)
-        if quota_and_period is not None:
-            for path, value in zip(v1, quota_and_period):
-                path.write_text(value)
+    def write(files, own_cgroup="0::/\n"):
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        for relative, text in files.items():
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            (root / relative).write_text(text)
+        own.write_text(own_cgroup)
         _device.cpu_quota_cores.cache_clear()
         return _device.cpu_quota_cores()
 
@@ -115,19 +116,30 @@ def quota_files(monkeypatch, tmp_path):
     _device.cpu_quota_cores.cache_clear()
 
 
-def test_a_containers_cpu_quota_caps_the_threads(monkeypatch, quota_files):
+def test_a_cpu_quota_is_read_from_the_process_cgroup_and_its_parents(cgroups):
+    assert cgroups({"cpu.max": "150000 100000\n"}) == 2  # v2: 1.5 cores, rounded up
+    assert cgroups({"cpu.max": "max 100000\n"}) is None
+    nested = {"a/cpu.max": "100000 100000\n", "a/b/cpu.max": "max 100000\n",
+              "cpu.max": "max 100000\n"}
+    assert cgroups(nested, own_cgroup="0::/a/b\n") == 1  # a parent's limit holds
+    assert cgroups(nested, own_cgroup="0::/\n") is None  # another cgroup's does not
+    v1 = {"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}
+    assert cgroups(v1, own_cgroup="4:cpu,cpuacct:/\n") == 1
+    assert cgroups({"cpu.max": "garbage\n", **v1}) == 1  # an unreadable v2 file: v1
+    assert cgroups({"cpu/cpu.cfs_quota_us": "-1\n",
+                    "cpu/cpu.cfs_period_us": "100000\n"}) is None
+    assert cgroups({}) is None  # no cgroup files: no quota
+
+
+def test_a_cpu_quota_caps_the_threads(monkeypatch, cgroups):
     from sknn._core import _device
 
-    assert quota_files("150000 100000\n") == 2  # cgroup v2: 1.5 cores, rounded up
-    assert quota_files("max 100000\n") is None
-    assert quota_files(None, ("50000\n", "100000\n")) == 1  # cgroup v1
-    assert quota_files(None, ("-1\n", "100000\n")) is None
-    assert quota_files() is None  # no cgroup files: no quota
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(_device.torch, "get_num_threads", lambda: 64)
     monkeypatch.setattr(_device.LOAD, "busy_cores_elsewhere", lambda may_wait=False: 0.0)
+    cgroups({})
     assert _device.default_n_threads() == 64
-    quota_files("200000 100000")
+    cgroups({"cpu.max": "200000 100000"})
     assert _device.default_n_threads() == 2
 
 

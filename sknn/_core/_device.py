@@ -162,37 +162,78 @@ def default_n_threads(work_rows: int = 0) -> int:
     return threads
 
 
-# A container's CPU limit: cgroup v2's cpu.max ("quota period" or "max period"), or
-# cgroup v1's quota and period files (a quota of -1: none).
-CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
-CGROUP_V1_CPU_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-                       "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+# A container's CPU limit: cgroup v2's cpu.max ("quota period" or "max period") in the
+# process's cgroup or any parent, or cgroup v1's quota and period files (-1: none).
+CGROUP_ROOT = "/sys/fs/cgroup"
+PROC_SELF_CGROUP = "/proc/self/cgroup"
+CGROUP_V1_CPU_FILES = ("cpu.cfs_quota_us", "cpu.cfs_period_us")
 PROC_STAT = "/proc/stat"
 
 
 @functools.cache
 def cpu_quota_cores() -> int | None:
-    """The cores a container's CPU quota allows (rounded up), or None without one.
+    """The cores the process's CPU quota allows (rounded up), or None without one.
 
-    torch starts one thread per physical core of the host, whatever the quota:
-    in a container limited to 2 cores of a 64-core host, 64 threads would take
+    The smallest quota of the process's cgroup and its parents (a container, a
+    systemd ``CPUQuota=``, a Slurm job), from cgroup v2, else v1. torch starts
+    one thread per physical core of the host, whatever the quota: in a
+    container limited to 2 cores of a 64-core host, 64 threads would take
     turns on 2 cores' worth of time.
     """
+    quotas = _v2_quotas() or _v1_quotas()
+    return max(1, math.ceil(min(quotas))) if quotas else None
+
+
+def _own_cgroups() -> dict[str, str]:
+    """The process's cgroup path per hierarchy: '' for v2, a controller list for v1."""
+    paths = {}
     try:
-        with open(CGROUP_V2_CPU_MAX) as file:
-            quota, period = file.read().split()[:2]
-        if quota == "max":
-            return None
+        with open(PROC_SELF_CGROUP) as file:
+            for line in file:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                paths[controllers] = path
     except (OSError, ValueError):
-        try:
-            quota, period = (open(path).read().strip() for path in CGROUP_V1_CPU_QUOTA)
-        except (OSError, ValueError):
-            return None
+        pass
+    return paths
+
+
+def _with_parents(root: str, path: str) -> list[str]:
+    """``root/path`` and each of its parents up to ``root``."""
+    parts = [part for part in path.split("/") if part and part != ".."]
+    return [os.path.join(root, *parts[:end]) for end in range(len(parts), -1, -1)]
+
+
+def _v2_quotas() -> list[float]:
+    quotas = []
+    for folder in _with_parents(CGROUP_ROOT, _own_cgroups().get("", "/")):
+        values = _read_numbers(os.path.join(folder, "cpu.max"), max_is=-1)
+        if values is not None and len(values) >= 2 and values[0] > 0 and values[1] > 0:
+            quotas.append(values[0] / values[1])
+    return quotas
+
+
+def _v1_quotas() -> list[float]:
+    v1_path = next((path for controllers, path in _own_cgroups().items()
+                    if "cpu" in controllers.split(",")), "/")
+    quotas = []
+    for name in ("cpu", "cpu,cpuacct"):
+        for folder in _with_parents(os.path.join(CGROUP_ROOT, name), v1_path):
+            quota, period = (_read_numbers(os.path.join(folder, file))
+                             for file in CGROUP_V1_CPU_FILES)
+            if quota and period and quota[0] > 0 and period[0] > 0:
+                quotas.append(quota[0] / period[0])
+    return quotas
+
+
+def _read_numbers(path: str, max_is: int | None = None) -> list[int] | None:
+    """The integers a cgroup file holds ('max' read as ``max_is``), or None."""
     try:
-        quota, period = int(quota), int(period)
-    except ValueError:
+        with open(path) as file:
+            words = file.read().split()
+        return [max_is if word == "max" and max_is is not None else int(word)
+                for word in words]
+    except (OSError, ValueError):
         return None
-    return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
 
 
 def _allowed_cpus() -> list[int]:

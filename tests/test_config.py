@@ -51,13 +51,25 @@ def test_the_defaults_and_a_block_that_restores_them_even_on_an_error():
         sknn.set_config(avoid_busy_cores=True)
 
 
-def test_each_thread_starts_from_the_defaults():
+def _in_a_new_thread():
     seen = []
+    thread = threading.Thread(target=lambda: seen.append(sknn.get_config()))
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+def test_set_config_reaches_every_thread_a_block_only_its_own():
     with sknn.config_context(n_threads=1):
-        thread = threading.Thread(target=lambda: seen.append(sknn.get_config()))
-        thread.start()
-        thread.join()
-    assert seen == [DEFAULTS]
+        assert _in_a_new_thread() == DEFAULTS  # a search's other threads keep theirs
+    sknn.set_config(n_threads=2)
+    try:
+        assert _in_a_new_thread() == {**DEFAULTS, "n_threads": 2}
+        with sknn.config_context(n_threads=1):
+            assert sknn.get_config()["n_threads"] == 1  # the block's, over the global
+        assert sknn.get_config()["n_threads"] == 2
+    finally:
+        sknn.set_config(n_threads="auto")
 
 
 @pytest.mark.parametrize("settings, error, message", [
@@ -75,6 +87,11 @@ def test_each_thread_starts_from_the_defaults():
 def test_bad_settings_are_refused_before_anything_changes(settings, error, message):
     with pytest.raises(error, match=re.escape(message)):
         sknn.set_config(**{"avoid_busy_cores": False, **settings})
+    assert sknn.get_config() == DEFAULTS
+    in_a_block = message.replace("sknn.set_config", "sknn.config_context")
+    with pytest.raises(error, match=re.escape(in_a_block)):
+        with sknn.config_context(**{"avoid_busy_cores": False, **settings}):
+            pass
     assert sknn.get_config() == DEFAULTS
 
 

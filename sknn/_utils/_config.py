@@ -1,9 +1,11 @@
 """sknn's process-wide settings: :func:`set_config`, :func:`get_config`, :func:`config_context`.
 
-As scikit-learn's own configuration: each thread starts from the global
-settings and :func:`set_config` changes the calling thread's; the settings are
-read at every fit and prediction by :mod:`sknn._core._process`, the one module
-that applies them to the process.
+:func:`set_config` changes the settings of every thread of the process;
+:func:`config_context` those of the calling thread inside a block (a search's
+threads run side by side). The settings are read at every fit and prediction
+by :mod:`sknn._core._process`, the one module that applies them. Worker
+processes (joblib's loky workers, dask workers) start from the defaults: call
+``set_config`` in them, or set ``OMP_NUM_THREADS``, which they inherit.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ _GLOBAL_CONFIG = {
 _THREAD_LOCAL = threading.local()
 
 
-def _thread_config() -> dict:
-    if not hasattr(_THREAD_LOCAL, "config"):
-        _THREAD_LOCAL.config = _GLOBAL_CONFIG.copy()
-    return _THREAD_LOCAL.config
+def _thread_overrides() -> dict:
+    """What config_context blocks set in the calling thread, over the global settings."""
+    if not hasattr(_THREAD_LOCAL, "overrides"):
+        _THREAD_LOCAL.overrides = {}
+    return _THREAD_LOCAL.overrides
 
 
 def get_config() -> dict:
@@ -34,7 +37,7 @@ def get_config() -> dict:
     Returns
     -------
     config : dict
-        A copy of the calling thread's settings.
+        A copy of the settings in force in the calling thread.
 
     Examples
     --------
@@ -42,23 +45,23 @@ def get_config() -> dict:
     >>> sknn.get_config()["flush_subnormals"]
     True
     """
-    return _thread_config().copy()
+    return {**_GLOBAL_CONFIG, **_thread_overrides()}
 
 
-def _checked(name: str, value):
+def _checked(name: str, value, caller: str):
     if name == "n_threads":
         if value != "auto" and not (isinstance(value, Integral) and not isinstance(value, bool)
                                     and value >= 1):
-            raise ValueError("sknn.set_config: n_threads must be 'auto' or an integer of "
+            raise ValueError(f"{caller}: n_threads must be 'auto' or an integer of "
                              f"at least 1; got {value!r}.")
     elif not isinstance(value, bool):
-        raise TypeError(f"sknn.set_config: {name} must be True or False; got {value!r}.")
+        raise TypeError(f"{caller}: {name} must be True or False; got {value!r}.")
     return value
 
 
 def set_config(n_threads=None, avoid_busy_cores=None, flush_subnormals=None,
                keep_freed_memory=None) -> None:
-    """Set sknn's process-wide settings for the calling thread (None: unchanged).
+    """Set sknn's process-wide settings, for every thread (None: unchanged).
 
     Each setting changes something that is not the estimator's own but the
     process's: PyTorch's thread count, the CPU's floating-point mode, the C
@@ -97,7 +100,7 @@ def set_config(n_threads=None, avoid_busy_cores=None, flush_subnormals=None,
     ValueError
         When ``n_threads`` is neither 'auto' nor a positive integer.
     TypeError
-        When a switch is not a bool.
+        When a switch is not a bool. Nothing changes when a setting is refused.
 
     Examples
     --------
@@ -109,17 +112,22 @@ def set_config(n_threads=None, avoid_busy_cores=None, flush_subnormals=None,
     """
     given = {"n_threads": n_threads, "avoid_busy_cores": avoid_busy_cores,
              "flush_subnormals": flush_subnormals, "keep_freed_memory": keep_freed_memory}
-    changes = {name: _checked(name, value) for name, value in given.items() if value is not None}
-    _thread_config().update(changes)
+    _GLOBAL_CONFIG.update(_changes(given, "sknn.set_config"))
+
+
+def _changes(given: dict, caller: str) -> dict:
+    """The settings that are not None, each checked (all before any is applied)."""
+    return {name: _checked(name, value, caller) for name, value in given.items()
+            if value is not None}
 
 
 @contextlib.contextmanager
 def config_context(*, n_threads=None, avoid_busy_cores=None, flush_subnormals=None,
                    keep_freed_memory=None) -> Iterator[None]:
-    """Change sknn's process-wide settings inside a ``with`` block (None: unchanged).
+    """Change sknn's settings in the calling thread inside a ``with`` block (None: unchanged).
 
     The parameters are :func:`set_config`'s; the previous settings come back
-    when the block ends, even on an error.
+    when the block ends, even on an error. Other threads keep theirs.
 
     Parameters
     ----------
@@ -142,10 +150,14 @@ def config_context(*, n_threads=None, avoid_busy_cores=None, flush_subnormals=No
     >>> sknn.get_config()["n_threads"]
     'auto'
     """
-    previous = get_config()
-    set_config(n_threads=n_threads, avoid_busy_cores=avoid_busy_cores,
-               flush_subnormals=flush_subnormals, keep_freed_memory=keep_freed_memory)
+    overrides = _thread_overrides()
+    previous = overrides.copy()
+    overrides.update(_changes({
+        "n_threads": n_threads, "avoid_busy_cores": avoid_busy_cores,
+        "flush_subnormals": flush_subnormals, "keep_freed_memory": keep_freed_memory},
+        "sknn.config_context"))
     try:
         yield
     finally:
-        _thread_config().update(previous)
+        overrides.clear()
+        overrides.update(previous)

@@ -302,3 +302,18 @@ def test_token_ids_outside_the_source_vocabulary_are_refused():
     with pytest.raises(ValueError, match="RNNClassifier: X holds token id 7, outside "
                        r"init_from's vocabulary \(ids 0 to 3\)"):
         RNNClassifier(**params, init_from=source).fit(ids + 4 * (ids > 0), [0, 1, 0, 1])
+
+
+def test_saving_a_fine_tuned_model_warns_nothing(tmp_path):
+    import warnings
+
+    import sknn
+
+    X, y = _table()
+    source = MLPClassifier(**ARCHITECTURES["MLP"][1], **SMALL).fit(X, y)
+    tuned = MLPClassifier(**ARCHITECTURES["MLP"][1], **SMALL, init_from=source).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "copying ... to a meta parameter" before
+        sknn.save(tuned, tmp_path / "tuned.sknn")
+    np.testing.assert_allclose(sknn.load(tmp_path / "tuned.sknn").predict_proba(X),
+                               tuned.predict_proba(X))

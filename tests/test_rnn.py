@@ -383,6 +383,24 @@ def test_patch_size_auto_windows_token_ids_only():
 
 
 
+def test_fine_tuning_keeps_the_sources_windows(tmp_path):
+    import sknn
+
+    rng = np.random.RandomState(0)
+    long_texts = [rng.randint(1, 50, size=k) for k in rng.randint(200, 300, size=20)]
+    short_texts = [rng.randint(1, 50, size=k) for k in rng.randint(2, 9, size=20)]
+    y = np.arange(20) % 2
+    source = _make(input_kind="tokens").fit(long_texts, y)
+    assert source.net_.module_.patch_size == 3
+    tuned = _make(input_kind="tokens", init_from=source).fit(short_texts, y)
+    assert tuned.net_.module_.patch_size == 3  # not 1, as the short texts alone give
+    sknn.save(tuned, tmp_path / "tuned.sknn")
+    loaded = sknn.load(tmp_path / "tuned.sknn")
+    assert loaded.net_.module_.patch_size == 3
+    np.testing.assert_allclose(loaded.predict_proba(short_texts),
+                               tuned.predict_proba(short_texts))
+
+
 def test_a_token_model_file_from_before_windows_loads_without_them(tmp_path):
     from helpers import rewrite_sknn_file
 

@@ -491,7 +491,8 @@ class StepSchedule(Callback):
 
         partial_fit has no horizon: a decaying schedule over ``max_iter`` epochs
         would reach zero after that many calls (or be there after a fit) and
-        stop learning. scikit-learn's partial_fit goes on at its rate too.
+        stop learning. scikit-learn's partial_fit goes on at its rate too, and
+        as there, later partial_fit calls keep the rate the first one set.
         """
         if self.kind == "constant":
             return  # the optimizer's rate, or a user's scheduler's, goes on

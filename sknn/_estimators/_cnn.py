@@ -173,7 +173,8 @@ _TRAINING_PARAMS_DOC = param_docs(["alpha", "solver"]) + """
         Learning-rate schedule, stepped every minibatch over ``max_iter``
         epochs: constant; linear warm-up over 5% of the steps then cosine decay
         to zero; or one-cycle (cosine up from lr/25 over 30%, then down). ``partial_fit``
-        calls, which have no horizon, train at ``learning_rate_init``.
+        calls, which have no horizon, train at a constant rate:
+        ``learning_rate_init`` when the first of them (since a fit) ran.
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is a tenth of the training set, at least 16
         and at most 64, evened out so that the last batch is not much smaller

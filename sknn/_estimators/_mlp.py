@@ -149,7 +149,8 @@ _MLP_PARAMS_DOC = """
         Learning-rate schedule, stepped every minibatch over ``max_iter``
         epochs: constant; linear warm-up over 5% of the steps then cosine decay
         to zero; or one-cycle (cosine up from lr/25 over 30%, then down). ``partial_fit``
-        calls, which have no horizon, train at ``learning_rate_init``. A
+        calls, which have no horizon, train at a constant rate:
+        ``learning_rate_init`` when the first of them (since a fit) ran. A
         decaying schedule ends training by design after ``max_iter`` epochs.
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is 128 rows (all of them on smaller data), and

@@ -115,9 +115,14 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
         )
 
     def _patch_size(self) -> int:
-        """``patch_size``, 'auto' resolved from the longest training sequence."""
+        """``patch_size``, 'auto' resolved from the longest training sequence.
+
+        Fine-tuning keeps init_from's windows: its weights learned to read them.
+        """
         if self.patch_size != "auto":
             return self.patch_size
+        if self.init_from is not None:
+            return getattr(self.init_from.net_.module_, "patch_size", 1)
         if self.input_kind_ != "tokens":
             return 1
         return -(-self.input_shape_[1] // AUTO_MAX_TOKEN_STEPS)
@@ -168,7 +173,8 @@ _RNN_PARAMS_DOC = """
         that make the longest training document at most 128 steps (20 tokens
         for 2,500-token documents), since recurrent steps are sequential and
         a default fit on 1,600 movie reviews took 226 s an epoch without
-        them, 61-92 s in all with them.""" + BAG_OF_WORDS_PARAMS_DOC + """
+        them, 61-92 s in all with them. Fine-tuning (``init_from``) keeps
+        the source's windows.""" + BAG_OF_WORDS_PARAMS_DOC + """
     clip_grad_norm : float or None, default=1.0
         Clip the global gradient norm to this value before each step (None:
         no clipping); recurrent nets are prone to exploding gradients."""
@@ -180,7 +186,8 @@ _TRAINING_PARAMS_DOC = param_docs(["alpha", "solver"]) + """
         Learning-rate schedule, stepped every minibatch over ``max_iter``
         epochs: constant; linear warm-up over 5% of the steps then cosine decay
         to zero; or one-cycle (cosine up from lr/25 over 30%, then down). ``partial_fit``
-        calls, which have no horizon, train at ``learning_rate_init``.
+        calls, which have no horizon, train at a constant rate:
+        ``learning_rate_init`` when the first of them (since a fit) ran.
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is ``min(32, n_samples)``.
     max_iter : int, default=100

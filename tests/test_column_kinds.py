@@ -491,6 +491,12 @@ def test_iso_8601_text_is_read_as_dates(dtype):
     assert encoder.kinds == ["datetime"]
 
 
+def test_iso_dates_with_missing_value_texts_are_dates():
+    text = ["2024-03-01", "nan", "2024-03-03", "NA", "null", "2024-03-01"] * 4
+    days = [19783.0, np.nan, 19785.0, np.nan, np.nan, 19783.0] * 4
+    assert_encodes_like(pd.Series(text, dtype=object), days, "datetime")
+
+
 def test_text_that_is_not_a_valid_iso_date_stays_categorical():
     for text in (["2024-13-45", "2024-03-01"], ["2024-03-01", "next week"],
                  ["01/03/2024", "02/03/2024"]):

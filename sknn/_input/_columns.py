@@ -191,12 +191,13 @@ _ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}"
 
 
 def _all_iso_dates(values: np.ndarray) -> bool:
-    """Whether every value not missing or blank is a valid ISO 8601 date or datetime."""
-    present = [v for v in values[:TEXT_PROBE_VALUES] if not _is_missing(v)]
+    """Whether every value not missing, blank or a missing-value text ('nan', 'NA',
+    ...) is a valid ISO 8601 date or datetime."""
+    present = [v for v in values[:TEXT_PROBE_VALUES] if not _missing_or_text(v)]
     if not present or not all(isinstance(v, str) and _ISO_DATE.fullmatch(v)
                               for v in present):
         return False
-    present = [v for v in values if not _is_missing(v)]
+    present = [v for v in values if not _missing_or_text(v)]
     return all(isinstance(v, str) and _ISO_DATE.fullmatch(v) for v in present) and not any(
         np.isnan(_time_number(v)) for v in present)
 
@@ -218,8 +219,12 @@ def _all_numbers(values: np.ndarray) -> bool:
     except TypeError:  # pandas cannot hash Decimal('sNaN'), a missing value like NaN
         values = np.array([v for v in values if not _is_missing(v)], dtype=object)
         parsed = pd.to_numeric(values, errors="coerce")
-    return all(_is_missing(v) or (isinstance(v, str) and v.strip() in MISSING_TEXTS)
-               for v in values[pd.isna(parsed)])
+    return all(_missing_or_text(v) for v in values[pd.isna(parsed)])
+
+
+def _missing_or_text(value) -> bool:
+    """Missing, blank, or a text pandas.read_csv reads as missing ('nan', 'NA', ...)."""
+    return _is_missing(value) or (isinstance(value, str) and value.strip() in MISSING_TEXTS)
 
 
 def _distinct(column: pd.Series) -> np.ndarray:

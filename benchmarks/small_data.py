@@ -16,7 +16,7 @@ printed, and paid before the timed fits.
 
 ``--compare-caps`` fits each estimator twice per seed, interleaved: with the
 small-input epoch caps of issue 26 (the CNN's on inputs of at most 16 values,
-the Transformer's on tables of fewer than 1,000 rows) and with each cap lifted
+the Transformer's on tables of fewer than 900 training rows) and with each cap lifted
 to the family's upper bound (the rule before them), so the two columns differ
 in nothing else. ``--cnn-cap N`` tries another value of the CNN's cap.
 

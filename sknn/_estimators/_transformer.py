@@ -136,7 +136,7 @@ _TRAINING_DOC = """
         steps), at least 10 and at most 200 epochs, 500 on fixed-length series
         (10 on Adult, 20 on California, 500 on GunPoint's 50 series), which
         keeps a default table fit under a minute on two cores; at most 30 on
-        tables of fewer than 1,000 training rows, which more epochs overfit.""" + param_docs([
+        tables of fewer than 900 training rows, which more epochs overfit.""" + param_docs([
     "early_stopping", "validation_fraction"]) + """
     n_iter_no_change : int or 'auto', default='auto'
         Epochs without improvement before stopping. 'auto': 20 when early

@@ -227,21 +227,19 @@ def test_layer_norm_makes_weights_train_as_repeats():
 
 
 def test_auto_batch_size_and_epochs():
+    def plan(estimator, n_train, input_shape):
+        estimator.input_shape_ = input_shape
+        return estimator._training_plan(n_train)
+
     est = CNNClassifier()
-    assert [est._batch_size(n) for n in (10, 36, 50, 7200)] == [10, 12, 13, 64]
-    est.input_shape_ = (1, 24)  # ItalyPowerDemand's series
-    assert est._max_epochs(36, 12) == 100  # small series data: 100 epochs
-    est.input_shape_ = (1, 28, 28)
-    assert est._max_epochs(7200, 64) == 8  # 8,000 images: 8 epochs
-    est.input_shape_ = (3, 6)  # 18 values: a series, not a table's columns
-    assert est._max_epochs(36, 12) == 100
+    assert [plan(est, n, (1, 24)).batch_size for n in (10, 36, 50, 7200)] == [10, 12, 13, 64]
+    assert plan(est, 36, (1, 24)).max_epochs == 100  # ItalyPowerDemand: 100 epochs
+    assert plan(est, 7200, (1, 28, 28)).max_epochs == 8  # 8,000 images: 8 epochs
+    assert plan(est, 36, (3, 6)).max_epochs == 100  # 18 values: a series, not a table's columns
     for short in [(1, 4), (1, 16), (2, 8)]:  # at most 16 values: a table's columns
-        est.input_shape_ = short
-        assert est._max_epochs(112, 15) == 30
-        assert est._max_epochs(20_000, 64) == 8  # the cap only lowers the bound
-    limited = CNNClassifier(max_iter=3)
-    limited.input_shape_ = (1, 24)
-    assert limited._max_epochs(36, 12) == 3
+        assert plan(est, 112, short).max_epochs == 30
+        assert plan(est, 20_000, short).max_epochs == 8  # the cap only lowers the bound
+    assert plan(CNNClassifier(max_iter=3), 36, (1, 24)).max_epochs == 3
 
 
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])

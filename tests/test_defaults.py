@@ -18,13 +18,13 @@ from sknn._estimators._mlp import AUTO_EPOCH_BOUNDS, AUTO_TRAINING_ROWS
 @pytest.mark.parametrize("n_train, batch_size", [
     (50, 50), (1_000, 128), (128_000, 128), (500_000, 500), (2_000_000, 1024)])
 def test_auto_batch_size_grows_with_large_tables(n_train, batch_size):
-    assert MLPClassifier()._batch_size(n_train) == batch_size
+    assert MLPClassifier()._training_plan(n_train).batch_size == batch_size
 
 
 @pytest.mark.parametrize("n_train, epochs", [
     (1_000, 50), (29_305, 14), (14_860, 27), (200_000, 3), (1_000_000, 3)])
 def test_auto_epochs_train_on_a_fixed_number_of_rows(n_train, epochs):
-    assert MLPClassifier()._max_epochs(n_train, 128) == epochs
+    assert MLPClassifier()._training_plan(n_train, batch_size=128).max_epochs == epochs
     low, high = AUTO_EPOCH_BOUNDS
     assert epochs == max(low, min(high, -(-AUTO_TRAINING_ROWS // n_train)))
 
@@ -271,8 +271,9 @@ def test_transformer_tables_train_for_a_token_step_budget(n_numeric, n_categoric
     )
 
     model = _table_transformer(n_numeric, n_categorical).set_params(max_iter="auto")
-    batch_size = model._batch_size(n_train)
-    assert model._max_epochs(n_train, batch_size) == epochs
+    plan = model._training_plan(n_train)
+    assert plan.max_epochs == epochs
+    batch_size = plan.batch_size
     n_tokens = n_numeric + n_categorical + 1
     steps = max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
     n_batches = -(-n_train // batch_size)
@@ -300,6 +301,7 @@ def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
     from sklearn.datasets import load_iris
 
     from sknn import CNNClassifier, RNNClassifier, TransformerClassifier
+    from sknn._training._plan import resolve_dtype
 
     X, y = load_iris(return_X_y=True)
     cpu = torch.device("cpu")
@@ -312,6 +314,6 @@ def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
     for estimator, (dtype, batch_size, epochs) in expected.items():
         model = estimator(max_iter=1, n_threads=1, random_state=0).fit(X[::5], y[::5])
         model.set_params(max_iter=estimator().max_iter)  # the default, resolved below
-        assert model._compute_dtype(X, cpu) == dtype, estimator.__name__
-        assert model._batch_size(len(X)) == batch_size, estimator.__name__
-        assert model._max_epochs(len(X), batch_size) == epochs, estimator.__name__
+        assert resolve_dtype(model.dtype, X, cpu, model._auto_rules, None) == dtype
+        plan = model._training_plan(len(X))
+        assert (plan.batch_size, plan.max_epochs) == (batch_size, epochs), estimator.__name__

@@ -429,9 +429,12 @@ def test_a_model_saved_for_cuda_loads_onto_the_cpu(tmp_path):
     sknn.save(estimator, path)
     with pytest.warns(UserWarning, match=r"sknn.load: MLPClassifier was saved with "
                       r"device='cuda', which this machine cannot use; its network is loaded "
-                      r"onto the CPU and its device parameter set to 'cpu'\."):
+                      r"onto the CPU \(device_\)\. Set device='cpu' or 'auto' before fitting "
+                      r"it again here\."):
         loaded = sknn.load(path)
-    assert loaded.device == "cpu" and loaded.net_.device == "cpu"
+    # The parameter is what its author set; where the network is now is device_.
+    assert loaded.device == "cuda" and loaded.device_ == torch.device("cpu")
+    assert loaded.net_.device == "cpu"
     assert next(loaded.net_.module_.parameters()).device.type == "cpu"
     _assert_same_outputs(estimator.set_params(device="cpu"), loaded, TABLE)
     with pytest.raises(ValueError, match=r"sknn.load: device='cuda' cannot be used on this "
@@ -443,6 +446,8 @@ def test_a_model_saved_for_cuda_loads_onto_the_cpu(tmp_path):
 def test_load_onto_a_requested_device(tmp_path):
     distilled, _ = FITTED["distilled-classifier"]()
     loaded = _round_trip(distilled, tmp_path / "model.sknn", device="cpu")
-    assert loaded.student_.device == "cpu" and loaded.teacher_.device == "cpu"
+    # load(device=...) places the networks; the parameters keep what was saved.
+    assert loaded.student_.device == distilled.student_.device
+    assert loaded.student_.device_ == torch.device("cpu")
     assert loaded.student_.net_.device == "cpu"
     assert loaded.teacher is loaded.teacher_  # one estimator, stored once

@@ -157,7 +157,7 @@ class AdversarialTrainingMixin:
         return AdversarialTraining(float(self.adversarial_epsilon), self.adversarial_method,
                                    **self._adversarial_inputs())
 
-    def _prepare_callbacks(self, net, fit_data, incremental, epochs):
-        super()._prepare_callbacks(net, fit_data, incremental, epochs)
+    def _prepare_callbacks(self, net, fit_data, plan):
+        super()._prepare_callbacks(net, fit_data, plan)
         net.adversarial = self._adversarial_training()
 

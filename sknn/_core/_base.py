@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
-import math
-import sys
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -39,6 +37,14 @@ from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
 from sknn._core._network_params import continues_network, record_network_params
 from sknn._core._process import cpu_settings, subnormals_kept, torch_threads
 from sknn._core._task import ClassificationTask, refuse_missing_targets
+from sknn._training._plan import (
+    AutoRules,
+    TrainingPlan,
+    encoding_dtype,
+    holds_out_validation,
+    resolve_dtype,
+    resolve_plan,
+)
 from sknn._utils._errors import errors_naming, finite_outputs
 
 SOLVERS = {
@@ -47,20 +53,7 @@ SOLVERS = {
     "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
 }
 SCHEDULES = ("constant", "warmup_cosine", "onecycle")
-# dtype='auto': float64 X of at most this many values (all axes) trains in float64, as exact as
-# scikit-learn; families slow in float64 (convolutions, RNNs, attention) override it with 0.
-AUTO_FLOAT64_MAX_VALUES = 10_000
-# Hold out a validation set by default once there is enough data for one to be
-# informative (scikit-learn's estimator checks use smaller data and stop on the
-# training loss, as scikit-learn's MLP).
-AUTO_EARLY_STOPPING_MIN_SAMPLES = 1_000
-# A patience that never stops training (a decaying learning-rate schedule ends it).
-NEVER = sys.maxsize
-# n_iter_no_change='auto': epochs without improvement before stopping, on a
-# held-out score (20: benchmarks/RESULTS.md, tabular section; 10 stopped
-# tabular nets before their best epoch) and on the training loss (scikit-learn's 10).
-AUTO_PATIENCE_VALIDATION = 20
-AUTO_PATIENCE_TRAINING_LOSS = 10
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -69,9 +62,7 @@ class _PreparedFit:
 
     fit_data: FitData
     task: object
-    device: torch.device
-    dtype: torch.dtype
-    seed: int
+    plan: TrainingPlan
     n_features: int
 
 
@@ -79,10 +70,15 @@ class BaseNeuralEstimator(BaseEstimator):
     """Fit, partial_fit and prediction plumbing shared by sknn estimators.
 
     Subclasses define ``_build_module(n_features, task)`` (the
-    architecture factory), ``_make_task(y, classes)`` and the public methods.
+    architecture factory), ``_make_task(y, classes)``, their 'auto' rules
+    (``_auto_rules``, data: :class:`~sknn._training._plan.AutoRules`) and the
+    public methods.
     """
 
-    _auto_float64_max_values = AUTO_FLOAT64_MAX_VALUES
+    # n_iter_no_change='auto': 20 epochs on a held-out score (benchmarks/RESULTS.md,
+    # tabular section; 10 stopped tabular nets before their best epoch) and
+    # scikit-learn's 10 on the training loss; batch_size='auto': 256 rows.
+    _auto_rules = AutoRules()
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
@@ -122,9 +118,25 @@ class BaseNeuralEstimator(BaseEstimator):
         """Per-row loss weights before normalization (classifiers add class_weight)."""
         return sample_weight
 
-    def _max_epochs(self, n_train: int, batch_size: int) -> int:
-        """Epochs of a full fit: ``max_iter`` (subclasses may resolve an 'auto')."""
-        return self.max_iter
+    def _auto_rules_for_fit(self) -> AutoRules:
+        """The family's 'auto' rules for the data just encoded (families whose
+        budgets depend on their input, the CNN's and Transformer's, pick them)."""
+        return self._auto_rules
+
+    def _configure_plan(self, plan: TrainingPlan) -> TrainingPlan:
+        """The plan as the estimator's training features need it (privacy changes it)."""
+        return plan
+
+    def _training_plan(self, n_train: int, *, validation: bool = False,
+                       incremental: bool = False, device=CPU,
+                       dtype=torch.float32, seed: int = 0,
+                       batch_size: int | None = None) -> TrainingPlan:
+        """The plan of a fit on ``n_train`` rows: the one place a fit's values resolve."""
+        plan = resolve_plan(self.get_params(deep=False), self._auto_rules_for_fit(),
+                            n_train=n_train, validation=validation, incremental=incremental,
+                            device=device, dtype=dtype, autocast_dtype=self._autocast_dtype(),
+                            seed=seed, batch_size=batch_size)
+        return self._configure_plan(plan)
 
     # -- validation -----------------------------------------------------------
     # Families hold an input adapter (sknn._input) as ``_input``, chosen by the kind of X.
@@ -215,13 +227,12 @@ class BaseNeuralEstimator(BaseEstimator):
                     task=None, snapshot=None):
         prepared = self._prepare_fit(X, y, sample_weight, classes, incremental, continuing,
                                      task)
-        net = self._train(prepared, incremental, continuing, snapshot)
+        net, plan = self._train(prepared, continuing, snapshot)
         self._refuse_divergence(net)
-        validation = prepared.fit_data.valid is not None
         self.task_ = prepared.task
         self.net_ = net
-        self._set_fitted_attributes(net, validation=validation)
-        self._warn_after_training(net, incremental, validation=validation)
+        self._set_fitted_attributes(net, plan)
+        self._warn_after_training(net, plan)
         return self
 
     def _prepare_fit(self, X, y, sample_weight, classes, incremental, continuing,
@@ -243,12 +254,14 @@ class BaseNeuralEstimator(BaseEstimator):
         y_encoded = task.encode(y, name)
         weights = self._row_weights(y, sample_weight, task)
 
-        device = self._resolve_device()
-        early_stopping = self._early_stopping_active(len(y)) and not incremental
-        train_idx, valid_idx = self._split(y, seed, early_stopping)
+        # A continued network stays where it is (device_); a new one goes where asked.
+        device = self.device_ if continuing else self._resolve_device()
+        validation = holds_out_validation(self.early_stopping, len(y), incremental)
+        train_idx, valid_idx = self._split(y, seed, validation)
         weight_tensor = self._normalized_weights(weights, train_idx)
 
-        dtype = self.net_.module_dtype() if continuing else self._compute_dtype(X, device)
+        dtype = (self.net_.module_dtype() if continuing else
+                 resolve_dtype(self.dtype, X, device, self._auto_rules, self._autocast_dtype()))
         self._check_autocast(dtype, continuing)
         X_data = as_tensor(X, device, dtype)
         y_data = y_encoded.to(device, dtype if y_encoded.is_floating_point() else None)
@@ -258,41 +271,44 @@ class BaseNeuralEstimator(BaseEstimator):
             None if valid_idx is None
             else TensorData(X_data, y_data, w_data, indices=valid_idx, device=device),
         )
-        return _PreparedFit(fit_data, task, device, dtype, seed, n_features=X.shape[1])
+        plan = self._training_plan(len(fit_data.train), validation=valid_idx is not None,
+                                   incremental=incremental, device=device, dtype=dtype,
+                                   seed=seed)
+        return _PreparedFit(fit_data, task, plan, n_features=X.shape[1])
 
-    def _train(self, prepared: _PreparedFit, incremental: bool, continuing: bool,
-               snapshot) -> SknnNet:
-        """The training loop: a new or continued net, retried with half the batch on CUDA OOM."""
-        fit_data, task, device = prepared.fit_data, prepared.task, prepared.device
-        batch_size = self._batch_size(len(fit_data.train))
+    def _train(self, prepared: _PreparedFit, continuing: bool,
+               snapshot) -> tuple[SknnNet, TrainingPlan]:
+        """The training loop: a new or continued net, retried with half the batch on CUDA OOM.
+
+        Returns the trained net and the plan it trained on.
+        """
+        fit_data, task, plan = prepared.fit_data, prepared.task, prepared.plan
         while True:
-            epochs = 1 if incremental else self._max_epochs(len(fit_data.train), batch_size)
             try:
-                work_rows = epochs * len(fit_data.train) if device.type == "cpu" else 0
-                with self._torch_context(device, prepared.seed, work_rows):
+                with self._torch_context(plan.device, plan.seed, plan.work_rows):
                     if continuing:
                         net = self.net_.use_callbacks(self.callbacks)
-                        net.generator.manual_seed(prepared.seed)
-                        net.autocast_dtype = self._autocast_dtype()
+                        net.generator.manual_seed(plan.seed)
+                        net.autocast_dtype = plan.autocast_dtype
                     else:
-                        net = self._make_net(prepared.n_features, task, device, prepared.dtype,
-                                             prepared.seed, batch_size,
-                                             n_train=len(fit_data.train),
-                                             validation=fit_data.valid is not None)
+                        net = self._make_net(prepared.n_features, task, plan)
                         self._prefit_module(net, fit_data, task)
-                    net.batch_size = batch_size
-                    self._prepare_callbacks(net, fit_data, incremental, epochs)
-                    net.partial_fit(fit_data, epochs=epochs)
+                    net.batch_size = plan.batch_size
+                    self._prepare_callbacks(net, fit_data, plan)
+                    net.partial_fit(fit_data, epochs=plan.epochs)
                     if not continuing and not net.diverged_:
                         self._postfit_module(net, fit_data, task)
-                return net
+                return net, plan
             except torch.cuda.OutOfMemoryError:
-                if batch_size == 1:
+                if plan.batch_size == 1:
                     raise
                 if continuing:
                     self._restore(snapshot)
             net = None  # the failed attempt's network and activations can go
-            batch_size = self._halve_batch_after_out_of_memory(batch_size)
+            plan = self._training_plan(
+                plan.n_train, validation=plan.validation, incremental=plan.incremental,
+                device=plan.device, dtype=plan.dtype, seed=plan.seed,
+                batch_size=self._halve_batch_after_out_of_memory(plan.batch_size))
 
     def _refuse_divergence(self, net: SknnNet) -> None:
         if net.diverged_:
@@ -320,40 +336,36 @@ class BaseNeuralEstimator(BaseEstimator):
         )
         return smaller
 
-    def _make_net(self, n_features, task, device, dtype, seed, batch_size, n_train,
-                  validation):
-        optimizer, optimizer_kwargs = SOLVERS[self.solver]
-        n_batches = -(-n_train // batch_size)
-        max_epochs = self._max_epochs(n_train, batch_size)
+    def _make_net(self, n_features, task, plan: TrainingPlan):
+        """A new net for ``plan``: its module from ``_build_module``, sknn's callbacks first."""
+        optimizer, optimizer_kwargs = SOLVERS[plan.solver]
         callbacks = [
             ("convergence", ConvergenceMonitor(
-                tol=self.tol, n_iter_no_change=self._patience(validation),
-                monitor_validation=validation,
+                tol=plan.tol, n_iter_no_change=plan.patience,
+                monitor_validation=plan.validation,
             )),
+            # Also for 'constant': a warm start may switch to a decaying schedule.
+            ("lr_schedule", StepSchedule(plan.learning_rate, total_steps=plan.total_steps)),
+            *(self.callbacks or []),
         ]
-        # Also for 'constant': a warm start may switch to a decaying schedule.
-        callbacks.append(("lr_schedule", StepSchedule(
-            self.learning_rate, total_steps=max_epochs * n_batches,
-        )))
-        callbacks += list(self.callbacks or [])
         record_network_params(self)  # what warm starts and sknn.save check against
         net = SknnNet(
-            module=self._build_module(n_features, task).to(dtype),
+            module=self._build_module(n_features, task).to(plan.dtype),
             criterion=task.make_criterion(),
             optimizer=optimizer,
-            lr=self.learning_rate_init,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
+            lr=plan.learning_rate_init,
+            batch_size=plan.batch_size,
+            max_epochs=plan.max_epochs,
             train_split=None,
             callbacks=callbacks,
             verbose=int(self.verbose),
-            device=str(device),
+            device=str(plan.device),
             validation_score=task.validation_score,
-            generator=torch.Generator().manual_seed(seed),
-            autocast_dtype=self._autocast_dtype(),
+            generator=torch.Generator().manual_seed(plan.seed),
+            autocast_dtype=plan.autocast_dtype,
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
-            optimizer__weight_decay=self.alpha,
-            optimizer__fused=fused_optimizer_runs_on(device) or None,
+            optimizer__weight_decay=plan.alpha,
+            optimizer__fused=fused_optimizer_runs_on(plan.device) or None,
         )
         return net.initialize()
 
@@ -366,31 +378,32 @@ class BaseNeuralEstimator(BaseEstimator):
     def _postfit_module(self, net, fit_data, task) -> None:
         """Adjust a new net's module after gradient descent (a no-op here)."""
 
-    def _prepare_callbacks(self, net, fit_data, incremental, epochs):
-        """Point sknn's own callbacks and the optimizer at this call's data and mode.
+    def _prepare_callbacks(self, net, fit_data, plan: TrainingPlan):
+        """Point sknn's own callbacks and the optimizer at this call's plan.
 
         A ``fit`` (warm start included) follows the current ``learning_rate``,
         ``learning_rate_init`` and ``alpha``, as scikit-learn's warm starts
-        do, and restarts the schedule over this call's ``epochs``;
+        do, and restarts the schedule over this call's epochs;
         ``partial_fit`` calls train at ``learning_rate_init`` (StepSchedule.hold).
         """
-        if not incremental:
-            net.lr = self.learning_rate_init
+        if not plan.incremental:
+            net.lr = plan.learning_rate_init
             for group in net.optimizer_.param_groups:
-                group["initial_lr"] = group["lr"] = self.learning_rate_init
-                group["weight_decay"] = self.alpha
+                group["initial_lr"] = group["lr"] = plan.learning_rate_init
+                group["weight_decay"] = plan.alpha
         for _, callback in net.callbacks_:
             if isinstance(callback, ConvergenceMonitor):
-                callback.monitor_validation = fit_data.valid is not None
-                callback.n_iter_no_change = self._patience(fit_data.valid is not None)
-                callback.enabled = not incremental
-            elif isinstance(callback, StepSchedule) and incremental:
-                callback.hold(net, self.learning_rate_init)
+                callback.monitor_validation = plan.validation
+                callback.n_iter_no_change = plan.patience
+                callback.enabled = not plan.incremental
+            elif isinstance(callback, StepSchedule) and plan.incremental:
+                callback.hold(net, plan.learning_rate_init)
             elif isinstance(callback, StepSchedule):
-                steps = epochs * -(-len(fit_data.train) // net.batch_size)
-                callback.kind, callback.total_steps, callback.step_ = self.learning_rate, steps, 0
+                steps = plan.epochs * plan.n_batches
+                callback.kind, callback.total_steps, callback.step_ = plan.learning_rate, steps, 0
 
-    def _set_fitted_attributes(self, net, validation: bool):
+    def _set_fitted_attributes(self, net, plan: TrainingPlan):
+        validation = plan.validation
         history = net.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(row["train_loss"]) for row in history]
@@ -409,7 +422,7 @@ class BaseNeuralEstimator(BaseEstimator):
         if isinstance(self.task_, ClassificationTask):
             self.classes_ = self.task_.classes
 
-    def _warn_after_training(self, net, incremental, validation):
+    def _warn_after_training(self, net, plan: TrainingPlan):
         name = type(self).__name__
         if net.interrupted_:
             warnings.warn(
@@ -418,9 +431,8 @@ class BaseNeuralEstimator(BaseEstimator):
                 "far (the best validation epoch's when early stopping).",
                 UserWarning, stacklevel=6,
             )
-        elif (not incremental and not net.stop_training_
-              and self._patience(validation) != NEVER):
-            # NEVER: the learning-rate schedule, by design, ends training.
+        elif not plan.incremental and not net.stop_training_ and plan.stops_when_converged:
+            # Otherwise the learning-rate schedule, by design, ends training.
             warnings.warn(
                 f"{name}: stochastic optimizer reached max_iter={self.max_iter} "
                 "epochs and the optimization hasn't converged yet.",
@@ -458,30 +470,9 @@ class BaseNeuralEstimator(BaseEstimator):
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _patience(self, validation: bool) -> int:
-        """Epochs without improvement before stopping (``n_iter_no_change``).
-
-        'auto' waits longer on a validation score than on the training loss:
-        the best epoch's weights are restored, so patience costs only time,
-        and validation curves of tabular nets often improve again after a
-        plateau.
-        """
-        if self.n_iter_no_change != "auto":
-            return self.n_iter_no_change
-        if validation:
-            return AUTO_PATIENCE_VALIDATION
-        # Without held-out data a decaying schedule ends training by design; a
-        # stall of the training loss would cut it short (small tables, series).
-        return NEVER if self.learning_rate != "constant" else AUTO_PATIENCE_TRAINING_LOSS
-
-    def _early_stopping_active(self, n_samples: int) -> bool:
-        if self.early_stopping == "auto":
-            return n_samples > AUTO_EARLY_STOPPING_MIN_SAMPLES
-        return bool(self.early_stopping)
-
-    def _split(self, y, seed, early_stopping):
+    def _split(self, y, seed, validation: bool):
         """Row indices of the training and validation sets (None: no validation)."""
-        if not early_stopping:
+        if not validation:
             return None, None
         rows = np.arange(len(y))
         stratify = y if self._is_classifier() and y.ndim == 1 else None
@@ -516,32 +507,10 @@ class BaseNeuralEstimator(BaseEstimator):
             )
         return torch.as_tensor(weights / total)  # float64; cast on the device
 
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size == "auto":
-            return min(256, n_train)
-        return min(self.batch_size, n_train)
-
-    def _compute_dtype(self, X, device: torch.device) -> torch.dtype:
-        """Floating-point type of the weights and data (see the ``dtype`` parameter)."""
-        if self._encoding_dtype(X) is np.float32:
-            return torch.float32
-        if self.dtype == "auto":  # a small table: exact on the CPU when X is float64
-            exact = X.dtype == np.float64 and device.type == "cpu"
-            return torch.float64 if exact else torch.float32
-        return getattr(torch, self.dtype)
-
     def _encoding_dtype(self, X) -> type | None:
-        """``np.float32`` when the network runs in float32 whatever X encodes to:
-        ``dtype='float32'``, or 'auto' under autocast (mixed precision runs on
-        float32 weights) or on more than ``_auto_float64_max_values`` values (an
-        encoding has as many or more). A large table is then encoded straight to
-        float32, with no float64 copy. None: the encoding follows X, and
-        :meth:`_compute_dtype` decides."""
-        large = math.prod(X.shape) > self._auto_float64_max_values
-        if self.dtype == "float32" or (self.dtype == "auto" and (
-                large or self._autocast_dtype() is not None)):
-            return np.float32
-        return None
+        """``np.float32`` when X may be encoded straight to float32 (see
+        :func:`~sknn._training._plan.encoding_dtype`); None: as X."""
+        return encoding_dtype(self.dtype, X.shape, self._auto_rules, self._autocast_dtype())
 
     def _autocast_dtype(self) -> torch.dtype | None:
         """The dtype of mixed-precision forward passes; None: the weights' own."""
@@ -583,11 +552,16 @@ class BaseNeuralEstimator(BaseEstimator):
                 torch.manual_seed(seed)
                 yield
 
+    @property
+    def device_(self) -> torch.device:
+        """The device the fitted network is on (the ``device`` parameter resolved)."""
+        return torch.device(self.net_.device)
+
     # -- predict ------------------------------------------------------------------
     def _predict_outputs(self, X) -> torch.Tensor:
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        device = torch.device(self.net_.device)
+        device = self.device_
         with self._torch_context(device):  # its threads and malloc setting encode too
             X = self._encoded_rows(X, None, fit=False)
             data = TensorData(as_tensor(X, device, self.net_.module_dtype()), device=device)

@@ -141,6 +141,9 @@ DP_ATTRIBUTES_DOC = """
 _FITTED_ATTRIBUTES = """
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the PyTorch module.
+    device_ : torch.device
+        Where the network is: the ``device`` parameter resolved ('auto' to a
+        GPU or the CPU), or where ``sknn.load`` placed it.
     n_features_in_ : int
         {n_features_in}
     feature_names_in_ : ndarray of shape (n_features_in_,)

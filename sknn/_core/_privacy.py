@@ -33,7 +33,6 @@ from numbers import Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._core._base import NEVER
 from sknn._core._distributed import process_group
 from sknn.modules.tabular import PiecewiseLinearEmbedding
 
@@ -122,12 +121,16 @@ class DPSGD:
         Bound on the L2 norm of each row's gradient.
     estimator_name : str
         Named in errors.
+    n_batches : int
+        Batches an epoch (the training plan's): each row is in each batch with
+        probability ``1 / n_batches``.
     """
 
     epsilon: float
     delta: float
     max_grad_norm: float
     estimator_name: str
+    n_batches: int
 
     def start(self, net, n_train: int, epochs: int, done_epochs: int = 0) -> PrivateSteps:
         """Attach DP-SGD to ``net`` for ``epochs`` epochs on ``n_train`` rows.
@@ -136,7 +139,7 @@ class DPSGD:
         crash; the noise is that of the whole fit, and their steps count.
         """
         hooks, dp_optimizer, accountant, noise_for = _opacus(self.estimator_name)
-        n_batches = -(-n_train // net.batch_size)
+        n_batches = self.n_batches
         sample_rate = 1 / n_batches
         epochs += done_epochs
         steps = epochs * n_batches
@@ -252,17 +255,16 @@ class PrivateTrainingMixin:
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
             return super()._fit(*args, **kwargs)
 
-    def _prepare_callbacks(self, net, fit_data, incremental, epochs):
-        super()._prepare_callbacks(net, fit_data, incremental, epochs)
-        net.privacy = None if self.dp_epsilon is None else self._dp_sgd(
-            net, fit_data, incremental)
+    def _prepare_callbacks(self, net, fit_data, plan):
+        super()._prepare_callbacks(net, fit_data, plan)
+        net.privacy = None if self.dp_epsilon is None else self._dp_sgd(net, fit_data, plan)
 
-    def _dp_sgd(self, net, fit_data, incremental) -> DPSGD:
+    def _dp_sgd(self, net, fit_data, plan) -> DPSGD:
         """The budget of this fit, after refusing what DP-SGD cannot account for."""
         name = type(self).__name__
         _opacus(name)
-        n_train = len(fit_data.train)
-        self._refuse_private(incremental, fit_data, n_train, net.module_)
+        n_train = plan.n_train
+        self._refuse_private(plan.incremental, fit_data, n_train, net.module_)
         delta = (1 / (AUTO_DELTA_FACTOR * n_train) if self.dp_delta == "auto"
                  else float(self.dp_delta))
         if delta >= 1 / n_train:
@@ -271,7 +273,8 @@ class PrivateTrainingMixin:
                 f"{1 / n_train:.3g} ({n_train} training rows): a delta that large allows "
                 "releasing a row outright. Use dp_delta='auto' or a smaller value."
             )
-        return DPSGD(float(self.dp_epsilon), delta, float(self.dp_max_grad_norm), name)
+        return DPSGD(float(self.dp_epsilon), delta, float(self.dp_max_grad_norm), name,
+                     n_batches=plan.n_batches)
 
     def _refuse_private(self, incremental, fit_data, n_train, module) -> None:
         name = f"{type(self).__name__}: dp_epsilon={self.dp_epsilon!r}"
@@ -317,10 +320,11 @@ class PrivateTrainingMixin:
                 "normalization='layer'."
             )
 
-    def _patience(self, validation: bool) -> int:
-        if self.dp_epsilon is not None and not validation:
-            return NEVER  # the planned epochs; no decision taken on the private rows
-        return super()._patience(validation)
+    def _configure_plan(self, plan):
+        plan = super()._configure_plan(plan)
+        if self.dp_epsilon is None:
+            return plan
+        return plan.never_stopping_on_training_loss()  # no decision taken on private rows
 
     def _set_fitted_attributes(self, net, validation: bool):
         super()._set_fitted_attributes(net, validation)

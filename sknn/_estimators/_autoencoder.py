@@ -129,6 +129,8 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         The trained net; ``net_.module_`` is an
         :class:`~sknn.modules.Autoencoder` (or a
         :class:`~sknn.modules.ConvAutoencoder`) with ``encode`` and ``decode``.
+    device_ : torch.device
+        Where the network is (``device`` resolved, or where ``sknn.load`` put it).
     input_shape_ : tuple of int
         'cnn' only: shape of one sample as the network reads it,
         ``(n_channels, n_timepoints)`` or ``(n_channels, height, width)``.
@@ -423,7 +425,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
 
     def _run(self, values, function) -> np.ndarray:
         """``function`` (a part of the module) over rows of ``values``, in eval mode."""
-        device = torch.device(self.net_.device)
+        device = self.device_
         data = TensorData(as_tensor(values, device, self.net_.module_dtype()), device=device)
         self.net_.module_.eval()
         with self._torch_context(device), torch.inference_mode():

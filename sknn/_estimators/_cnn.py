@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,6 +21,7 @@ from sknn._lifecycle._finetune import (
     FINE_TUNING_PARAMS_DOC,
     FineTuningMixin,
 )
+from sknn._training._plan import AutoRules, BatchRule, EpochBudget
 from sknn._utils._registry import storable_estimator
 from sknn.modules.cnn import (
     FCN,
@@ -81,8 +83,11 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     _family = "CNN"
     # dtype='auto' trains in float32: float64 convolutions have no oneDNN kernels and
     # took 3.8x as long per step on iris (benchmarks/RESULTS.md, "Small data").
-    _auto_float64_max_values = 0
     _input = ARRAY_INPUT
+    _auto_rules = AutoRules(
+        batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10, equal_batches=True),
+        epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS, full_batch_steps=True),
+        float64_max_values=0)
 
     def __sklearn_tags__(self):
         return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT)
@@ -114,20 +119,12 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
                              f"available for {kind}; use True or some of {allowed}.")
         return (SeriesAugment if spatial_dims == 1 else ImageAugment)(kinds)
 
-    def _max_epochs(self, n_train: int, batch_size: int) -> int:
-        if self.max_iter == "auto":
-            low, high = AUTO_EPOCH_BOUNDS
-            if math.prod(self.input_shape_) <= AUTO_SHORT_INPUT_VALUES:
-                high = AUTO_SHORT_INPUT_MAX_EPOCHS
-            return max(low, min(high, -(-AUTO_STEPS * batch_size // n_train)))
-        return self.max_iter
-
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size == "auto":
-            low, high = AUTO_BATCH_BOUNDS
-            n_batches = -(-n_train // max(low, min(high, n_train // 10)))
-            return -(-n_train // n_batches)  # batches of (nearly) equal size
-        return min(self.batch_size, n_train)
+    def _auto_rules_for_fit(self) -> AutoRules:
+        if math.prod(self.input_shape_) > AUTO_SHORT_INPUT_VALUES:
+            return self._auto_rules
+        low, _ = AUTO_EPOCH_BOUNDS  # a table's few columns: the short-input cap
+        epochs = replace(self._auto_rules.epochs, bounds=(low, AUTO_SHORT_INPUT_MAX_EPOCHS))
+        return replace(self._auto_rules, epochs=epochs)
 
 
 _SHARED_PARAMS_DOC_CNN = """

@@ -25,6 +25,7 @@ from sknn._lifecycle._finetune import (
     FINE_TUNING_PARAMS_DOC,
     FineTuningMixin,
 )
+from sknn._training._plan import AutoRules, BatchRule, EpochBudget
 from sknn._utils._registry import storable_estimator
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import ACTIVATION_NAMES, MLP
@@ -75,21 +76,12 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
 
     _family = "MLP"
     _input = TABLE_INPUT
+    _auto_rules = AutoRules(
+        batch=BatchRule(AUTO_BATCH_SIZE, AUTO_MAX_BATCH_SIZE, divisor=AUTO_BATCH_STEPS),
+        epochs=EpochBudget(AUTO_EPOCH_BOUNDS, rows=AUTO_TRAINING_ROWS))
 
     def __sklearn_tags__(self):
         return accept_inputs(super().__sklearn_tags__(), TABLE_INPUT)
-
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size == "auto":
-            grown = n_train // AUTO_BATCH_STEPS
-            return min(n_train, max(AUTO_BATCH_SIZE, min(AUTO_MAX_BATCH_SIZE, grown)))
-        return min(self.batch_size, n_train)
-
-    def _max_epochs(self, n_train: int, batch_size: int) -> int:
-        if self.max_iter == "auto":
-            low, high = AUTO_EPOCH_BOUNDS
-            return max(low, min(high, -(-AUTO_TRAINING_ROWS // n_train)))
-        return self.max_iter
 
     def _hidden_layer_sizes(self, input_layer) -> list[int]:
         if isinstance(self.hidden_layer_sizes, str):  # 'auto'

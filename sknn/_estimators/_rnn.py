@@ -31,6 +31,7 @@ from sknn._lifecycle._finetune import (
     FINE_TUNING_PARAMS_DOC,
     FineTuningMixin,
 )
+from sknn._training._plan import AutoRules, BatchRule
 from sknn._utils._registry import storable_estimator
 from sknn.modules.rnn import CELLS, POOLINGS, RNN
 
@@ -75,6 +76,7 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     input_shape = None  # the sequence layer's reshaping parameter: not offered here
     _training_only_params = frozenset({"clip_grad_norm"})
     _family = "RNN"
+    _auto_rules = AutoRules(batch=BatchRule(AUTO_BATCH_SIZE, AUTO_BATCH_SIZE))
     # Parameters added after model files were written, with the value that does
     # what those files' models did (sknn.load fills them in; pickles read the
     # class attribute).
@@ -127,14 +129,9 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
             return 1
         return -(-self.input_shape_[1] // AUTO_MAX_TOKEN_STEPS)
 
-    def _prepare_callbacks(self, net, fit_data, incremental, epochs):
-        super()._prepare_callbacks(net, fit_data, incremental, epochs)
+    def _prepare_callbacks(self, net, fit_data, plan):
+        super()._prepare_callbacks(net, fit_data, plan)
         net.clip_grad_norm = self.clip_grad_norm
-
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size == "auto":
-            return min(AUTO_BATCH_SIZE, n_train)
-        return min(self.batch_size, n_train)
 
 
 _RNN_PARAMS_DOC = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,6 +33,7 @@ from sknn._input._tabular import (
 )
 from sknn._input._text import TokenArray
 from sknn._lifecycle._finetune import FINE_TUNING_CONSTRAINTS
+from sknn._training._plan import AutoRules, BatchRule, EpochBudget, PatienceRule
 from sknn.modules.transformer import (
     POOLINGS,
     POSITIONAL_ENCODINGS,
@@ -137,6 +139,10 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """
 
     _family = "Transformer"
+    _auto_rules = AutoRules(
+        batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10),
+        epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS),
+        patience=PatienceRule(training_loss=AUTO_PATIENCE_TRAINING_LOSS))
     # Read afresh by each fit and predict: the precision of the passes (the
     # weights stay float32) and the limit on a sample's tokens.
     _training_only_params = frozenset({"autocast", "max_tokens"})
@@ -332,33 +338,22 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
             + (" (TextSequencer(max_length=...))." if self.input_kind_ == "tokens" else ".")
         )
 
-    def _patience(self, validation: bool) -> int:
-        if self.n_iter_no_change == "auto" and not validation and self.learning_rate == "constant":
-            return AUTO_PATIENCE_TRAINING_LOSS  # longer than the base's 10
-        return super()._patience(validation)
-
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size == "auto":
-            low, high = AUTO_BATCH_BOUNDS
-            return min(n_train, max(low, min(high, n_train // 10)))
-        return min(self.batch_size, n_train)
-
-    def _max_epochs(self, n_train: int, batch_size: int) -> int:
-        if self.max_iter == "auto":
-            low, high = AUTO_EPOCH_BOUNDS
-            if self._fixed_series():
-                high = AUTO_SERIES_MAX_EPOCHS
-            elif self.input_kind_ == "table" and n_train < AUTO_SMALL_TABLE_ROWS:
-                high = AUTO_SMALL_TABLE_MAX_EPOCHS
-            n_batches = -(-n_train // batch_size)
-            steps = AUTO_STEPS
-            if self.input_kind_ == "table":
-                encoder = self.encoder_
-                n_tokens = (encoder.n_numeric + encoder.n_indicators
-                            + len(encoder.cardinalities) + 1)
-                steps = max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens))
-            return max(low, min(high, -(-steps // n_batches)))
-        return self.max_iter
+    def _auto_rules_for_fit(self) -> AutoRules:
+        """Epoch budgets by input: longer for fixed-length series; for tables, a
+        budget of token-steps and a cap on small tables."""
+        if self._fixed_series():
+            epochs = EpochBudget((AUTO_EPOCH_BOUNDS[0], AUTO_SERIES_MAX_EPOCHS), steps=AUTO_STEPS)
+        elif self.input_kind_ == "table":
+            encoder = self.encoder_
+            n_tokens = (encoder.n_numeric + encoder.n_indicators
+                        + len(encoder.cardinalities) + 1)
+            epochs = EpochBudget(
+                AUTO_EPOCH_BOUNDS,
+                steps=max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens)),
+                few_rows_cap=(AUTO_SMALL_TABLE_ROWS, AUTO_SMALL_TABLE_MAX_EPOCHS))
+        else:
+            return self._auto_rules
+        return replace(self._auto_rules, epochs=epochs)
 
     def _patch_size(self, n_timepoints: int) -> int:
         """``patch_size``, 'auto' resolved for training sequences of ``n_timepoints`` steps."""

@@ -21,8 +21,10 @@ from sklearn.base import BaseEstimator
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from sknn._core._device import resolve_device
 from sknn._core._net import ConvergenceMonitor, StepSchedule
 from sknn._core._network_params import NETWORK_PARAMS_RECORD, check_rebuilds
+from sknn._training._plan import restoring_plan
 from sknn._utils._registry import dropped_class, estimator_class, state_class, state_file_name
 
 STATEFUL_CALLBACKS = (ConvergenceMonitor, StepSchedule)
@@ -382,8 +384,6 @@ class _Decoder:
             params.setdefault(key, value)
         estimator = cls(**params)
         self._estimators[node["id"]] = estimator
-        if self.device is not None and "device" in params:
-            estimator.device = self.device
         for key, value in node["state"].items():
             if key in params or key == "net_":
                 raise _Refused(f"fitted attribute {key!r} of {cls.__name__}")
@@ -432,34 +432,38 @@ class _Decoder:
         dtype = FLOAT_DTYPES.get(node["dtype"])
         if dtype is None:
             raise _Refused(f"network dtype {str(node['dtype'])[:40]!r}")
-        batch_size = int(node["batch_size"])
+        plan = restoring_plan(
+            estimator.get_params(deep=False), batch_size=int(node["batch_size"]),
+            max_epochs=int(node["max_epochs"]),
+            validation=getattr(estimator, "validation_scores_", None) is not None,
+            device=device, dtype=dtype, autocast_dtype=estimator._autocast_dtype())
         # The module factory sizes the network from the fitted state (the
         # width of the MLPs' and autoencoder's plain input is n_features_in_).
         with estimator._torch_context(device, seed=0):
-            net = estimator._make_net(
-                estimator.n_features_in_, estimator.task_, device, dtype, 0, batch_size,
-                n_train=batch_size,
-                validation=getattr(estimator, "validation_scores_", None) is not None,
-            )
+            net = estimator._make_net(estimator.n_features_in_, estimator.task_, plan)
         restore_net(net, node, self)
         return net
 
     def _place(self, estimator) -> torch.device:
-        """The device of ``estimator``'s network: the requested, the saved or the CPU."""
+        """The device of ``estimator``'s network: the requested, the saved or the CPU.
+
+        The ``device`` parameter keeps what was saved: it is what its author
+        set; where the network is now is ``device_``.
+        """
         name = type(estimator).__name__
         try:
-            return estimator._resolve_device()
+            return resolve_device(estimator.device if self.device is None else self.device,
+                                  name)
         except ValueError as error:
             if self.device is not None:
                 raise _Unusable(f"sknn.load: device={self.device!r} cannot be used on this "
                                 f"machine ({error}).") from None
             warnings.warn(
                 f"sknn.load: {name} was saved with device={estimator.device!r}, which "
-                "this machine cannot use; its network is loaded onto the CPU and its "
-                "device parameter set to 'cpu'.",
+                "this machine cannot use; its network is loaded onto the CPU (device_). "
+                "Set device='cpu' or 'auto' before fitting it again here.",
                 UserWarning, stacklevel=5,
             )
-            estimator.device = "cpu"
             return torch.device("cpu")
 
 

@@ -22,6 +22,8 @@ from numbers import Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sknn._training._feature import TrainingFeature
+
 ADVERSARIAL_METHODS = ("pgd", "fgsm")
 ADVERSARIAL_CONSTRAINTS = {
     "adversarial_epsilon": [None, Interval(Real, 0, None, closed="neither")],
@@ -137,27 +139,24 @@ class AdversarialTraining:
         return torch.cat([X, X_adversarial]), torch.cat([y, y]), twice
 
 
-class AdversarialTrainingMixin:
-    """``adversarial_epsilon`` and ``adversarial_method`` for an estimator family.
+class Adversarial(TrainingFeature):
+    """``adversarial_epsilon`` and ``adversarial_method``: training on adversarial copies.
 
-    Mixed in before the architecture class. The estimator's input adapter
-    (``_input.attack_inputs``) gives the keyword arguments of
-    :class:`AdversarialTraining` that say which inputs move (or raises for
-    discrete inputs).
+    The estimator's input adapter (``_input.attack_inputs``) gives the keyword
+    arguments of :class:`AdversarialTraining` that say which inputs move (or
+    raises for discrete inputs).
     """
 
-    _training_only_params = frozenset({"adversarial_epsilon", "adversarial_method"})
+    name = "adversarial"
+    params = ("adversarial_epsilon", "adversarial_method")
 
-    def _adversarial_inputs(self) -> dict:
-        return self._input.attack_inputs(self)
+    def active(self, estimator) -> bool:
+        return estimator.adversarial_epsilon is not None
 
-    def _adversarial_training(self) -> AdversarialTraining | None:
-        if self.adversarial_epsilon is None:
-            return None
-        return AdversarialTraining(float(self.adversarial_epsilon), self.adversarial_method,
-                                   **self._adversarial_inputs())
+    def prepare_net(self, estimator, net, fit_data, plan) -> None:
+        net.adversarial = None if not self.active(estimator) else AdversarialTraining(
+            float(estimator.adversarial_epsilon), estimator.adversarial_method,
+            **estimator._input.attack_inputs(estimator))
 
-    def _prepare_callbacks(self, net, fit_data, plan):
-        super()._prepare_callbacks(net, fit_data, plan)
-        net.adversarial = self._adversarial_training()
 
+ADVERSARIAL = Adversarial()

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -37,6 +36,7 @@ from sknn._core._net import ConvergenceMonitor, FitData, SknnNet, StepSchedule
 from sknn._core._network_params import continues_network, record_network_params
 from sknn._core._process import cpu_settings, subnormals_kept, torch_threads
 from sknn._core._task import ClassificationTask, refuse_missing_targets
+from sknn._training._feature import check_combination
 from sknn._training._plan import (
     AutoRules,
     TrainingPlan,
@@ -45,6 +45,7 @@ from sknn._training._plan import (
     resolve_dtype,
     resolve_plan,
 )
+from sknn._training._rows import normalized_weights, validation_split
 from sknn._utils._errors import errors_naming, finite_outputs
 
 SOLVERS = {
@@ -75,6 +76,9 @@ class BaseNeuralEstimator(BaseEstimator):
     public methods.
     """
 
+    # Training features (sknn._training._feature), in FEATURE_ORDER: the fit runs
+    # their hooks in this order.
+    _features: tuple = ()
     # n_iter_no_change='auto': 20 epochs on a held-out score (benchmarks/RESULTS.md,
     # tabular section; 10 stopped tabular nets before their best epoch) and
     # scikit-learn's 10 on the training loss; batch_size='auto': 256 rows.
@@ -107,6 +111,12 @@ class BaseNeuralEstimator(BaseEstimator):
         "device", "n_threads", "verbose", "warm_start", "callbacks",
     })
 
+    def __sklearn_clone__(self):
+        cloned = super().__sklearn_clone__()
+        for feature in self._features:
+            feature.after_clone(self, cloned)
+        return cloned
+
     # -- hooks for subclasses -------------------------------------------------
     def _build_module(self, n_features: int, task) -> torch.nn.Module:
         raise NotImplementedError
@@ -125,6 +135,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _configure_plan(self, plan: TrainingPlan) -> TrainingPlan:
         """The plan as the estimator's training features need it (privacy changes it)."""
+        for feature in self._features:
+            plan = feature.configure(self, plan)
         return plan
 
     def _training_plan(self, n_train: int, *, validation: bool = False,
@@ -156,6 +168,17 @@ class BaseNeuralEstimator(BaseEstimator):
         """
         return self._input.adopt(self, source, X, encoded)
 
+    def _encode_for_training(self, X, sample_weight, fit: bool):
+        """``_encode_X``, with the features' checks before a new fit and their inputs after."""
+        if fit:
+            for feature in self._features:
+                feature.validate(self)
+        encoded = self._encode_X(X, sample_weight, fit)
+        if fit:
+            for feature in self._features:
+                encoded = feature.adopt_inputs(self, X, encoded)
+        return encoded
+
     def _encoded_rows(self, X, sample_weight, fit: bool, seed: int = 0):
         """Encoded X; a large memory-mapped X stays on disk, encoded per minibatch.
 
@@ -163,10 +186,10 @@ class BaseNeuralEstimator(BaseEstimator):
         (:func:`sknn._core._data.encoder_sample`; all rows when few).
         """
         if not stays_on_disk(X):
-            return self._encode_X(X, sample_weight, fit)
+            return self._encode_for_training(X, sample_weight, fit)
         if fit:
             rows = encoder_sample(X.shape, seed)
-            self._encode_X(X[rows], sample_weight[rows], fit=True)
+            self._encode_for_training(X[rows], sample_weight[rows], fit=True)
 
         def encode(block):  # in training and prediction, which flush subnormals
             with subnormals_kept():  # NumPy obeys the flag too
@@ -207,11 +230,15 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- fit ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, classes=None, incremental=False, task=None):
         """Fit; ``task`` replaces the one ``_make_task`` learns from y (distillation)."""
+        check_combination(self, self._features)
         continuing = continues_network(self, incremental)
         snapshot = self._snapshot() if continuing else None
         try:
-            return self._fit_unsafe(X, y, sample_weight, classes, incremental,
-                                    continuing, task, snapshot)
+            with contextlib.ExitStack() as contexts:
+                for feature in self._features:
+                    contexts.enter_context(feature.fit_context(self))
+                return self._fit_unsafe(X, y, sample_weight, classes, incremental,
+                                        continuing, task, snapshot)
         except BaseException:
             if continuing:
                 self._restore(snapshot)
@@ -257,8 +284,10 @@ class BaseNeuralEstimator(BaseEstimator):
         # A continued network stays where it is (device_); a new one goes where asked.
         device = self.device_ if continuing else self._resolve_device()
         validation = holds_out_validation(self.early_stopping, len(y), incremental)
-        train_idx, valid_idx = self._split(y, seed, validation)
-        weight_tensor = self._normalized_weights(weights, train_idx)
+        train_idx, valid_idx = (validation_split(y, self.validation_fraction, seed,
+                                                 self._is_classifier(), name)
+                                if validation else (None, None))
+        weight_tensor = normalized_weights(weights, train_idx, name)
 
         dtype = (self.net_.module_dtype() if continuing else
                  resolve_dtype(self.dtype, X, device, self._auto_rules, self._autocast_dtype()))
@@ -292,12 +321,16 @@ class BaseNeuralEstimator(BaseEstimator):
                         net.autocast_dtype = plan.autocast_dtype
                     else:
                         net = self._make_net(prepared.n_features, task, plan)
-                        self._prefit_module(net, fit_data, task)
+                        for feature in self._features:
+                            feature.before_training(self, net, fit_data, task)
                     net.batch_size = plan.batch_size
                     self._prepare_callbacks(net, fit_data, plan)
+                    for feature in self._features:
+                        feature.prepare_net(self, net, fit_data, plan)
                     net.partial_fit(fit_data, epochs=plan.epochs)
                     if not continuing and not net.diverged_:
-                        self._postfit_module(net, fit_data, task)
+                        for feature in self._features:
+                            feature.after_training(self, net, fit_data, task)
                 return net, plan
             except torch.cuda.OutOfMemoryError:
                 if plan.batch_size == 1:
@@ -339,6 +372,9 @@ class BaseNeuralEstimator(BaseEstimator):
     def _make_net(self, n_features, task, plan: TrainingPlan):
         """A new net for ``plan``: its module from ``_build_module``, sknn's callbacks first."""
         optimizer, optimizer_kwargs = SOLVERS[plan.solver]
+        module = self._build_module(n_features, task)
+        for feature in self._features:
+            module = feature.build_module(self, module, task)
         callbacks = [
             ("convergence", ConvergenceMonitor(
                 tol=plan.tol, n_iter_no_change=plan.patience,
@@ -347,10 +383,11 @@ class BaseNeuralEstimator(BaseEstimator):
             # Also for 'constant': a warm start may switch to a decaying schedule.
             ("lr_schedule", StepSchedule(plan.learning_rate, total_steps=plan.total_steps)),
             *(self.callbacks or []),
+            *(pair for feature in self._features for pair in feature.callbacks(self, module)),
         ]
         record_network_params(self)  # what warm starts and sknn.save check against
         net = SknnNet(
-            module=self._build_module(n_features, task).to(plan.dtype),
+            module=module.to(plan.dtype),
             criterion=task.make_criterion(),
             optimizer=optimizer,
             lr=plan.learning_rate_init,
@@ -368,15 +405,6 @@ class BaseNeuralEstimator(BaseEstimator):
             optimizer__fused=fused_optimizer_runs_on(plan.device) or None,
         )
         return net.initialize()
-
-    def _prefit_module(self, net, fit_data, task) -> None:
-        """Fit parts of a new net's module in closed form before gradient descent.
-
-        A no-op here; the token-id estimators fit their bag-of-words branch.
-        """
-
-    def _postfit_module(self, net, fit_data, task) -> None:
-        """Adjust a new net's module after gradient descent (a no-op here)."""
 
     def _prepare_callbacks(self, net, fit_data, plan: TrainingPlan):
         """Point sknn's own callbacks and the optimizer at this call's plan.
@@ -421,6 +449,8 @@ class BaseNeuralEstimator(BaseEstimator):
         self.n_outputs_ = self.task_.n_outputs
         if isinstance(self.task_, ClassificationTask):
             self.classes_ = self.task_.classes
+        for feature in self._features:
+            feature.set_fitted_attributes(self, net)
 
     def _warn_after_training(self, net, plan: TrainingPlan):
         name = type(self).__name__
@@ -469,43 +499,6 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
-    def _split(self, y, seed, validation: bool):
-        """Row indices of the training and validation sets (None: no validation)."""
-        if not validation:
-            return None, None
-        rows = np.arange(len(y))
-        stratify = y if self._is_classifier() and y.ndim == 1 else None
-        if stratify is not None and np.unique(y, return_counts=True)[1].min() < 2:
-            stratify = None
-        try:
-            train, valid = train_test_split(
-                rows, test_size=self.validation_fraction, random_state=seed,
-                stratify=stratify,
-            )
-        except ValueError as error:
-            raise ValueError(
-                f"{type(self).__name__}: cannot hold out validation_fraction="
-                f"{self.validation_fraction} of {len(y)} samples for early stopping "
-                f"({error}). Use more samples or early_stopping=False."
-            ) from error
-        return torch.as_tensor(np.sort(train)), torch.as_tensor(np.sort(valid))
-
-    def _normalized_weights(self, weights, train_idx):
-        """Row weights scaled to mean 1 on the training rows (None if all equal)."""
-        if weights is None:
-            return None
-        weights = np.asarray(weights, dtype=np.float64)
-        train_weights = weights if train_idx is None else weights[train_idx.numpy()]
-        if np.all(train_weights == train_weights[0]) and train_weights[0] > 0:
-            return None
-        total = train_weights.mean()
-        if not total > 0:
-            raise ValueError(
-                f"{type(self).__name__}: sample weights of the training rows sum to "
-                f"{train_weights.sum()}; at least one must be positive."
-            )
-        return torch.as_tensor(weights / total)  # float64; cast on the device
 
     def _encoding_dtype(self, X) -> type | None:
         """``np.float32`` when X may be encoded straight to float32 (see

@@ -117,7 +117,12 @@ _SHARED_PARAMETERS = """
         stay below ``1 / n_train``.
     dp_max_grad_norm : float, default=1.0
         Bound on the L2 norm of each row's gradient in DP-SGD (the noise is
-        proportional to it)."""
+        proportional to it).
+    clip_grad_norm : float or None, default=None
+        Clip the global gradient norm to this value before each step
+        (gradient clipping, against exploding gradients); None: no clipping.
+        Not with ``dp_epsilon``, whose DP-SGD clips each row's gradient
+        (``dp_max_grad_norm``)."""
 
 _ENTRIES = {entry.split(" : ")[0].strip(): entry
             for entry in re.split(r"\n(?=    \w+ : )", _SHARED_PARAMETERS) if entry.strip()}

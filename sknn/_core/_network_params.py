@@ -32,9 +32,12 @@ NETWORK_PARAMS_RECORD = "_network_params_"
 
 
 def training_only_params(estimator) -> frozenset[str]:
-    """Parameters that only steer training, as the classes of ``estimator`` declare them."""
-    return frozenset().union(*(vars(cls).get("_training_only_params", ())
-                               for cls in type(estimator).__mro__))
+    """Parameters that only steer training, as the classes of ``estimator`` and its
+    training features declare them."""
+    features = getattr(estimator, "_features", ())
+    return frozenset().union(
+        *(vars(cls).get("_training_only_params", ()) for cls in type(estimator).__mro__),
+        *(feature.params for feature in features if feature.training_only))
 
 
 def network_params(estimator) -> dict:

@@ -24,6 +24,7 @@ on the parameters are gone: the estimator keeps a plain module and optimizer.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 import weakref
@@ -34,6 +35,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._distributed import process_group
+from sknn._training._feature import TrainingFeature
 from sknn.modules.tabular import PiecewiseLinearEmbedding
 
 DP_CONSTRAINTS = {
@@ -237,95 +239,97 @@ class PoissonBatches:
             yield self.data.take(torch.nonzero(chosen).squeeze(1).to(self.data.device))
 
 
-class PrivateTrainingMixin:
-    """``dp_epsilon``, ``dp_delta`` and ``dp_max_grad_norm`` for an estimator family.
+class Privacy(TrainingFeature):
+    """``dp_epsilon``, ``dp_delta`` and ``dp_max_grad_norm``: training by DP-SGD.
 
-    Mixed in before the architecture class. A private fit trains the planned
-    epochs unless held-out data stops it: stopping on the training loss would
-    let the private rows decide, outside the accounting.
+    A private fit trains the planned epochs unless held-out data stops it:
+    stopping on the training loss would let the private rows decide, outside
+    the accounting.
     """
 
-    _training_only_params = frozenset({"dp_epsilon", "dp_delta", "dp_max_grad_norm"})
+    name = "privacy"
+    params = ("dp_epsilon", "dp_delta", "dp_max_grad_norm")
+    excludes = {
+        "layer_freezing": "; fine-tune the whole network (freeze_epochs=0).",
+        "adversarial": ": a row and its adversarial copy would count as two rows in the "
+                       "accounting. Use one of them.",
+    }
 
-    def _fit(self, *args, **kwargs):
-        if self.dp_epsilon is None:
-            return super()._fit(*args, **kwargs)
+    def active(self, estimator) -> bool:
+        return estimator.dp_epsilon is not None
+
+    @contextlib.contextmanager
+    def fit_context(self, estimator):
+        if not self.active(estimator):
+            yield
+            return
         with warnings.catch_warnings():
             # Opacus' backward hook on the first layer, whose input needs no gradient.
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
-            return super()._fit(*args, **kwargs)
+            yield
 
-    def _prepare_callbacks(self, net, fit_data, plan):
-        super()._prepare_callbacks(net, fit_data, plan)
-        net.privacy = None if self.dp_epsilon is None else self._dp_sgd(net, fit_data, plan)
-
-    def _dp_sgd(self, net, fit_data, plan) -> DPSGD:
-        """The budget of this fit, after refusing what DP-SGD cannot account for."""
-        name = type(self).__name__
-        _opacus(name)
-        n_train = plan.n_train
-        self._refuse_private(plan.incremental, fit_data, n_train, net.module_)
-        delta = (1 / (AUTO_DELTA_FACTOR * n_train) if self.dp_delta == "auto"
-                 else float(self.dp_delta))
-        if delta >= 1 / n_train:
-            raise ValueError(
-                f"{name}: dp_delta={self.dp_delta} is not below 1/n_train = "
-                f"{1 / n_train:.3g} ({n_train} training rows): a delta that large allows "
-                "releasing a row outright. Use dp_delta='auto' or a smaller value."
-            )
-        return DPSGD(float(self.dp_epsilon), delta, float(self.dp_max_grad_norm), name,
-                     n_batches=plan.n_batches)
-
-    def _refuse_private(self, incremental, fit_data, n_train, module) -> None:
-        name = f"{type(self).__name__}: dp_epsilon={self.dp_epsilon!r}"
-        if incremental or self.warm_start:
-            raise ValueError(
-                f"{name} spends its budget over one fit; warm_start and partial_fit would "
-                "train more than the budget accounts for. Fit once with warm_start=False."
-            )
-        if getattr(self, "freeze_epochs", 0):
-            raise ValueError(
-                f"{name} does not combine with freeze_epochs={self.freeze_epochs}; "
-                "fine-tune the whole network (freeze_epochs=0)."
-            )
-        if self.adversarial_epsilon is not None:
-            raise ValueError(
-                f"{name} does not combine with adversarial_epsilon="
-                f"{self.adversarial_epsilon!r}: a row and its adversarial copy would count "
-                "as two rows in the accounting. Use one of them."
-            )
-        if fit_data.train.weight is not None:
-            raise ValueError(
-                f"{name} needs equal row weights; got sample_weight or class_weight that "
-                "differ between rows (clipping bounds each row's gradient, whatever its "
-                "weight). Fit without them."
-            )
-        if process_group() is not None:
-            raise ValueError(
-                f"{name} trains in one process; this fit runs in a torch.distributed group "
-                "(DDP), whose batches would not be Poisson samples."
-            )
-        if isinstance(self.batch_size, int) and self.batch_size > n_train:
-            raise ValueError(
-                f"{name}: batch_size={self.batch_size} is larger than the {n_train} "
-                "training rows, but Poisson sampling draws each row with probability "
-                "batch_size / n_train. Use batch_size <= n_train."
-            )
-        batch_norm = next((layer for layer in module.modules()
-                           if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)), None)
-        if batch_norm is not None:
-            raise ValueError(
-                f"{name} needs per-sample layers; the network has batch norm "
-                f"({type(batch_norm).__name__}), which mixes the rows of a batch. Use "
-                "normalization='layer'."
-            )
-
-    def _configure_plan(self, plan):
-        plan = super()._configure_plan(plan)
-        if self.dp_epsilon is None:
+    def configure(self, estimator, plan):
+        if not self.active(estimator):
             return plan
         return plan.never_stopping_on_training_loss()  # no decision taken on private rows
 
-    def _set_fitted_attributes(self, net, validation: bool):
-        super()._set_fitted_attributes(net, validation)
-        self.epsilon_ = None if self.dp_epsilon is None else net.epsilon_
+    def prepare_net(self, estimator, net, fit_data, plan) -> None:
+        net.privacy = self._dp_sgd(estimator, net, fit_data, plan) if self.active(
+            estimator) else None
+
+    def set_fitted_attributes(self, estimator, net) -> None:
+        estimator.epsilon_ = net.epsilon_ if self.active(estimator) else None
+
+    def _dp_sgd(self, estimator, net, fit_data, plan) -> DPSGD:
+        """The budget of this fit, after refusing what DP-SGD cannot account for."""
+        name = type(estimator).__name__
+        _opacus(name)
+        n_train = plan.n_train
+        _refuse_private(estimator, plan.incremental, fit_data, n_train, net.module_)
+        delta = (1 / (AUTO_DELTA_FACTOR * n_train) if estimator.dp_delta == "auto"
+                 else float(estimator.dp_delta))
+        if delta >= 1 / n_train:
+            raise ValueError(
+                f"{name}: dp_delta={estimator.dp_delta} is not below 1/n_train = "
+                f"{1 / n_train:.3g} ({n_train} training rows): a delta that large allows "
+                "releasing a row outright. Use dp_delta='auto' or a smaller value."
+            )
+        return DPSGD(float(estimator.dp_epsilon), delta, float(estimator.dp_max_grad_norm),
+                     name, n_batches=plan.n_batches)
+
+
+def _refuse_private(estimator, incremental, fit_data, n_train, module) -> None:
+    name = f"{type(estimator).__name__}: dp_epsilon={estimator.dp_epsilon!r}"
+    if incremental or estimator.warm_start:
+        raise ValueError(
+            f"{name} spends its budget over one fit; warm_start and partial_fit would "
+            "train more than the budget accounts for. Fit once with warm_start=False."
+        )
+    if fit_data.train.weight is not None:
+        raise ValueError(
+            f"{name} needs equal row weights; got sample_weight or class_weight that "
+            "differ between rows (clipping bounds each row's gradient, whatever its "
+            "weight). Fit without them."
+        )
+    if process_group() is not None:
+        raise ValueError(
+            f"{name} trains in one process; this fit runs in a torch.distributed group "
+            "(DDP), whose batches would not be Poisson samples."
+        )
+    if isinstance(estimator.batch_size, int) and estimator.batch_size > n_train:
+        raise ValueError(
+            f"{name}: batch_size={estimator.batch_size} is larger than the {n_train} "
+            "training rows, but Poisson sampling draws each row with probability "
+            "batch_size / n_train. Use batch_size <= n_train."
+        )
+    batch_norm = next((layer for layer in module.modules()
+                       if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)), None)
+    if batch_norm is not None:
+        raise ValueError(
+            f"{name} needs per-sample layers; the network has batch norm "
+            f"({type(batch_norm).__name__}), which mixes the rows of a batch. Use "
+            "normalization='layer'."
+        )
+
+
+PRIVACY = Privacy()

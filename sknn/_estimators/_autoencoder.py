@@ -20,6 +20,7 @@ from sknn._core._data import TensorData, as_tensor
 from sknn._core._params import hidden_sizes, positive_ints
 from sknn._core._task import ReconstructionTask
 from sknn._input._sequence import _check_input_shape, sample_shape
+from sknn._training._feature import GRADIENT_CLIPPING, GRADIENT_CLIPPING_CONSTRAINTS
 from sknn._utils._errors import finite_outputs
 from sknn._utils._registry import storable_estimator
 from sknn.modules.autoencoder import CORRUPTIONS, Autoencoder, ConvAutoencoder
@@ -122,6 +123,9 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
     callbacks : list of skorch callbacks, default=None
     dtype : {'auto', 'float32', 'float64'}, default='auto'
         As in :class:`MLPRegressor`.
+    clip_grad_norm : float or None, default=None
+        Clip the global gradient norm to this value before each step
+        (gradient clipping); None: no clipping.
 
     Attributes
     ----------
@@ -193,7 +197,9 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "noise_kind": [StrOptions(set(CORRUPTIONS))],
+        **GRADIENT_CLIPPING_CONSTRAINTS,
     }
+    _features = (GRADIENT_CLIPPING,)
 
     def __init__(
         self,
@@ -225,6 +231,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         warm_start=False,
         callbacks=None,
         dtype="auto",
+        clip_grad_norm=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -253,6 +260,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.dtype = dtype
+        self.clip_grad_norm = clip_grad_norm
 
     # -- hooks of the shared estimator layer ------------------------------------
     def _validate_X(self, X, reset: bool):

@@ -8,19 +8,21 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
+from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import positive_ints
-from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
+from sknn._core._privacy import DP_CONSTRAINTS, PRIVACY
 from sknn._input._adapter import accept_inputs
 from sknn._input._sequence import ARRAY_INPUT
 from sknn._lifecycle._finetune import (
+    FINE_TUNING,
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
-    FineTuningMixin,
+    LAYER_FREEZING,
 )
+from sknn._training._feature import GRADIENT_CLIPPING, GRADIENT_CLIPPING_CONSTRAINTS
 from sknn._training._plan import AutoRules, BatchRule, EpochBudget
 from sknn._utils._registry import storable_estimator
 from sknn.modules.cnn import (
@@ -70,10 +72,11 @@ _CNN_CONSTRAINTS = {
     **FINE_TUNING_CONSTRAINTS,
     **ADVERSARIAL_CONSTRAINTS,
     **DP_CONSTRAINTS,
+    **GRADIENT_CLIPPING_CONSTRAINTS,
 }
 
 
-class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
+class _CNNArchitecture:
     """Module factory shared by the CNN classifier and regressor.
 
     Series and images come in through :class:`~sknn._input._sequence.ArrayInput`
@@ -84,6 +87,7 @@ class _CNNArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
     # dtype='auto' trains in float32: float64 convolutions have no oneDNN kernels and
     # took 3.8x as long per step on iris (benchmarks/RESULTS.md, "Small data").
     _input = ARRAY_INPUT
+    _features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
     _auto_rules = AutoRules(
         batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10, equal_batches=True),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS, full_batch_steps=True),
@@ -194,7 +198,7 @@ _RUN_PARAMS_DOC = param_docs([
     inputs="""Series may differ in length and images in size (global
         average pooling reads any).""") + param_docs([
     "callbacks", "dtype", "adversarial_epsilon", "adversarial_method", "dp_epsilon",
-    "dp_delta", "dp_max_grad_norm"])
+    "dp_delta", "dp_max_grad_norm", "clip_grad_norm"])
 
 _DATA_DOC = """
     X is a numeric array: time series ``(n_samples, n_channels, n_timepoints)``,
@@ -217,7 +221,7 @@ _CNN_ATTRIBUTES_DOC = """
 
 
 @storable_estimator
-class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
+class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Convolutional network classifier for time series and images.
 {_DATA_DOC}
 
@@ -292,6 +296,7 @@ class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
         dp_epsilon=None,
         dp_delta="auto",
         dp_max_grad_norm=1.0,
+        clip_grad_norm=None,
     ):
         self.architecture = architecture
         self.n_filters = n_filters
@@ -326,10 +331,11 @@ class CNNClassifier(FineTuningMixin, _CNNArchitecture, BaseNeuralClassifier):
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
         self.dp_max_grad_norm = dp_max_grad_norm
+        self.clip_grad_norm = clip_grad_norm
 
 
 @storable_estimator
-class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
+class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Convolutional network regressor for time series and images.
 {_DATA_DOC}
 
@@ -398,6 +404,7 @@ class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
         dp_epsilon=None,
         dp_delta="auto",
         dp_max_grad_norm=1.0,
+        clip_grad_norm=None,
     ):
         self.architecture = architecture
         self.n_filters = n_filters
@@ -431,3 +438,4 @@ class CNNRegressor(FineTuningMixin, _CNNArchitecture, BaseNeuralRegressor):
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
         self.dp_max_grad_norm = dp_max_grad_norm
+        self.clip_grad_norm = clip_grad_norm

@@ -8,12 +8,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
+from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import hidden_sizes
-from sknn._core._privacy import DP_CONSTRAINTS, PrivateTrainingMixin
+from sknn._core._privacy import DP_CONSTRAINTS, PRIVACY
 from sknn._input._adapter import accept_inputs
 from sknn._input._tabular import (
     TABLE_INPUT,
@@ -21,10 +21,12 @@ from sknn._input._tabular import (
     tabular_input_layer,
 )
 from sknn._lifecycle._finetune import (
+    FINE_TUNING,
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
-    FineTuningMixin,
+    LAYER_FREEZING,
 )
+from sknn._training._feature import GRADIENT_CLIPPING, GRADIENT_CLIPPING_CONSTRAINTS
 from sknn._training._plan import AutoRules, BatchRule, EpochBudget
 from sknn._utils._registry import storable_estimator
 from sknn.modules.ensemble import EnsembleMLP
@@ -41,6 +43,7 @@ _MLP_CONSTRAINTS = {
     **FINE_TUNING_CONSTRAINTS,
     **ADVERSARIAL_CONSTRAINTS,
     **DP_CONSTRAINTS,
+    **GRADIENT_CLIPPING_CONSTRAINTS,
 }
 
 
@@ -66,7 +69,7 @@ AUTO_EPOCH_BOUNDS = (3, 50)
 AUTO_HIDDEN_LAYER_SIZES = {True: (128, 256), False: (256, 256)}
 
 
-class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
+class _MLPArchitecture:
     """Module factory shared by the MLP classifier and regressor.
 
     Tables come in through :class:`~sknn._input._tabular.TableInput`; the
@@ -76,6 +79,7 @@ class _MLPArchitecture(PrivateTrainingMixin, AdversarialTrainingMixin):
 
     _family = "MLP"
     _input = TABLE_INPUT
+    _features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
     _auto_rules = AutoRules(
         batch=BatchRule(AUTO_BATCH_SIZE, AUTO_MAX_BATCH_SIZE, divisor=AUTO_BATCH_STEPS),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, rows=AUTO_TRAINING_ROWS))
@@ -160,7 +164,7 @@ _MLP_PARAMS_DOC = """
     inputs="""Its fitted column scaling, categories and numeric-embedding
         bins are reused as they are.""") + param_docs([
     "callbacks", "dtype", "adversarial_epsilon", "adversarial_method", "dp_epsilon",
-    "dp_delta", "dp_max_grad_norm",
+    "dp_delta", "dp_max_grad_norm", "clip_grad_norm",
 ])
 
 _DP_ATTRIBUTES_DOC = """
@@ -173,7 +177,7 @@ _MLP_ATTRIBUTES_DOC = fitted_attributes_doc("Number of features seen in ``fit``.
 
 
 @storable_estimator
-class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
+class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Multilayer perceptron classifier trained with PyTorch through skorch.
 
     Binary, multiclass and multilabel classification on dense or sparse
@@ -248,6 +252,7 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
         dp_epsilon=None,
         dp_delta="auto",
         dp_max_grad_norm=1.0,
+        clip_grad_norm=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -282,10 +287,11 @@ class MLPClassifier(FineTuningMixin, _MLPArchitecture, BaseNeuralClassifier):
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
         self.dp_max_grad_norm = dp_max_grad_norm
+        self.clip_grad_norm = clip_grad_norm
 
 
 @storable_estimator
-class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
+class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Multilayer perceptron regressor trained with PyTorch through skorch.
 
     Single- and multi-output regression on dense or sparse numeric data, on the
@@ -395,6 +401,7 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
         dp_epsilon=None,
         dp_delta="auto",
         dp_max_grad_norm=1.0,
+        clip_grad_norm=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -428,3 +435,4 @@ class MLPRegressor(FineTuningMixin, _MLPArchitecture, BaseNeuralRegressor):
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
         self.dp_max_grad_norm = dp_max_grad_norm
+        self.clip_grad_norm = clip_grad_norm

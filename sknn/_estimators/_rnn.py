@@ -7,16 +7,17 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
+from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._input._adapter import accept_inputs
 from sknn._input._bag_of_words import (
+    BAG_OF_WORDS,
     BAG_OF_WORDS_ATTRIBUTES_DOC,
     BAG_OF_WORDS_CONSTRAINTS,
     BAG_OF_WORDS_PARAMS_DOC,
-    BagOfWordsMixin,
+    bag_of_words_module,
 )
 from sknn._input._sequence import (
     MASKED_SEQUENCE_INPUT,
@@ -27,10 +28,12 @@ from sknn._input._sequence import (
     resolve_input_kind,
 )
 from sknn._lifecycle._finetune import (
+    FINE_TUNING,
     FINE_TUNING_CONSTRAINTS,
     FINE_TUNING_PARAMS_DOC,
-    FineTuningMixin,
+    LAYER_FREEZING,
 )
+from sknn._training._feature import GRADIENT_CLIPPING, GRADIENT_CLIPPING_CONSTRAINTS
 from sknn._training._plan import AutoRules, BatchRule
 from sknn._utils._registry import storable_estimator
 from sknn.modules.rnn import CELLS, POOLINGS, RNN
@@ -56,14 +59,14 @@ _RNN_CONSTRAINTS = {
     "input_kind": [StrOptions(set(INPUT_KINDS))],
     "embedding_dim": [Interval(Integral, 1, None, closed="left")],
     "patch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-    "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    **GRADIENT_CLIPPING_CONSTRAINTS,
     **BAG_OF_WORDS_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
     **ADVERSARIAL_CONSTRAINTS,
 }
 
 
-class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
+class _RNNArchitecture:
     """Input handling and module factory shared by the RNN classifier and regressor.
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``
@@ -74,8 +77,8 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """
 
     input_shape = None  # the sequence layer's reshaping parameter: not offered here
-    _training_only_params = frozenset({"clip_grad_norm"})
     _family = "RNN"
+    _features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
     _auto_rules = AutoRules(batch=BatchRule(AUTO_BATCH_SIZE, AUTO_BATCH_SIZE))
     # Parameters added after model files were written, with the value that does
     # what those files' models did (sknn.load fills them in; pickles read the
@@ -110,7 +113,7 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
             hidden_size=self.hidden_size, num_layers=self.num_layers,
             bidirectional=self.bidirectional, dropout=self.dropout, pooling=self.pooling,
             vocabulary_size=self.vocabulary_size_ if tokens else None,
-            embedding_dim=self.embedding_dim, bag=self._bag_of_words_module(task),
+            embedding_dim=self.embedding_dim, bag=bag_of_words_module(self, task),
             input_mean=None if tokens else torch.as_tensor(self.input_mean_),
             input_scale=None if tokens else torch.as_tensor(self.input_scale_),
             patch_size=self._patch_size(),
@@ -128,10 +131,6 @@ class _RNNArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
         if self.input_kind_ != "tokens":
             return 1
         return -(-self.input_shape_[1] // AUTO_MAX_TOKEN_STEPS)
-
-    def _prepare_callbacks(self, net, fit_data, plan):
-        super()._prepare_callbacks(net, fit_data, plan)
-        net.clip_grad_norm = self.clip_grad_norm
 
 
 _RNN_PARAMS_DOC = """
@@ -238,7 +237,7 @@ _RNN_ATTRIBUTES_DOC = """
 
 
 @storable_estimator
-class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
+class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Recurrent network classifier (LSTM, GRU, RNN) for series, sequences and text.
 {_DATA_DOC}
 
@@ -362,7 +361,7 @@ class RNNClassifier(FineTuningMixin, _RNNArchitecture, BaseNeuralClassifier):
 
 
 @storable_estimator
-class RNNRegressor(FineTuningMixin, _RNNArchitecture, BaseNeuralRegressor):
+class RNNRegressor(_RNNArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Recurrent network regressor (LSTM, GRU, RNN): sequence to value(s).
 {_DATA_DOC}
 

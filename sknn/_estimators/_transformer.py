@@ -15,7 +15,6 @@ from sknn._input._bag_of_words import (
 )
 from sknn._lifecycle._finetune import (
     FINE_TUNING_PARAMS_DOC,
-    FineTuningMixin,
 )
 from sknn._utils._registry import storable_estimator
 
@@ -163,7 +162,8 @@ _RUN_DOC = param_docs([
         bfloat16 units); the weights, the optimizer, the outputs and the loss
         stay in float32. ``dtype='auto'`` then means float32; 'float64' is
         refused. The bfloat16 rounding makes predictions differ slightly
-        from a float32 fit's.""" + param_docs(["adversarial_epsilon", "adversarial_method"])
+        from a float32 fit's.""" + param_docs([
+    "adversarial_epsilon", "adversarial_method", "clip_grad_norm"])
 
 _DATA_DOC = """
     X is one of (see ``input_kind``):
@@ -224,7 +224,7 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
 
 
 @storable_estimator
-class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeuralClassifier):
+class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
     __doc__ = f"""Transformer classifier for tables (FT-Transformer), time series and text.
 {_DATA_DOC}
 
@@ -323,6 +323,7 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         autocast=None,
         adversarial_epsilon=None,
         adversarial_method="pgd",
+        clip_grad_norm=None,
     ):
         self.n_blocks = n_blocks
         self.d_token = d_token
@@ -367,10 +368,11 @@ class TransformerClassifier(FineTuningMixin, _TransformerArchitecture, BaseNeura
         self.autocast = autocast
         self.adversarial_epsilon = adversarial_epsilon
         self.adversarial_method = adversarial_method
+        self.clip_grad_norm = clip_grad_norm
 
 
 @storable_estimator
-class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeuralRegressor):
+class TransformerRegressor(_TransformerArchitecture, BaseNeuralRegressor):
     __doc__ = f"""Transformer regressor for tables (FT-Transformer), time series and text.
 {_DATA_DOC}
 
@@ -463,6 +465,7 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         autocast=None,
         adversarial_epsilon=None,
         adversarial_method="pgd",
+        clip_grad_norm=None,
     ):
         self.n_blocks = n_blocks
         self.d_token = d_token
@@ -506,3 +509,4 @@ class TransformerRegressor(FineTuningMixin, _TransformerArchitecture, BaseNeural
         self.autocast = autocast
         self.adversarial_epsilon = adversarial_epsilon
         self.adversarial_method = adversarial_method
+        self.clip_grad_norm = clip_grad_norm

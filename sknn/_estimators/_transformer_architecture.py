@@ -9,11 +9,12 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sknn._core._adversarial import ADVERSARIAL_CONSTRAINTS, AdversarialTrainingMixin
+from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
 from sknn._input._adapter import accept_inputs
 from sknn._input._bag_of_words import (
+    BAG_OF_WORDS,
     BAG_OF_WORDS_CONSTRAINTS,
-    BagOfWordsMixin,
+    bag_of_words_module,
 )
 from sknn._input._sequence import (
     ARRAY_INPUT,
@@ -32,7 +33,8 @@ from sknn._input._tabular import (
     numeric_embedding_layer,
 )
 from sknn._input._text import TokenArray
-from sknn._lifecycle._finetune import FINE_TUNING_CONSTRAINTS
+from sknn._lifecycle._finetune import FINE_TUNING, FINE_TUNING_CONSTRAINTS, LAYER_FREEZING
+from sknn._training._feature import GRADIENT_CLIPPING, GRADIENT_CLIPPING_CONSTRAINTS
 from sknn._training._plan import AutoRules, BatchRule, EpochBudget, PatienceRule
 from sknn.modules.transformer import (
     POOLINGS,
@@ -117,6 +119,7 @@ _TRANSFORMER_CONSTRAINTS = {
     **BAG_OF_WORDS_CONSTRAINTS,
     **FINE_TUNING_CONSTRAINTS,
     **ADVERSARIAL_CONSTRAINTS,
+    **GRADIENT_CLIPPING_CONSTRAINTS,
 }
 
 
@@ -125,7 +128,7 @@ def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
     return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
 
 
-class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
+class _TransformerArchitecture:
     """Input handling and module factory shared by the Transformer estimators.
 
     Four input adapters, picked by the kind of X seen in ``fit`` (kept in
@@ -139,6 +142,7 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
     """
 
     _family = "Transformer"
+    _features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
     _auto_rules = AutoRules(
         batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS),
@@ -285,7 +289,7 @@ class _TransformerArchitecture(AdversarialTrainingMixin, BagOfWordsMixin):
             d_ffn=max(1, round(self.d_ffn_factor * self.d_token)),
             attention_dropout=self._attention_dropout(), ffn_dropout=self.ffn_dropout,
             residual_dropout=self.residual_dropout, pooling=self._pooling(),
-            bag=self._bag_of_words_module(task),
+            bag=bag_of_words_module(self, task),
         )
 
     def _positional_encoding(self) -> str:

@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from sknn._core._data import TensorData
+from sknn._training._feature import TrainingFeature
 from sknn.modules.text import N_SPECIAL_IDS, BagOfWords
 
 # Rows per chunk: each chunk's dense TF-IDF block holds at most this many values.
@@ -280,41 +281,53 @@ BAG_OF_WORDS_PARAMS_DOC = """
         LogisticRegressionCV); the choice is kept in ``bag_of_words_C_``."""
 
 
-class BagOfWordsMixin:
+class BagOfWordsBranch(TrainingFeature):
     """Estimator side of the bag-of-words branch: fit it when a new net is made.
 
-    The module built by ``_build_module`` holds the branch as ``module.bag``
-    (None when absent); warm starts and ``partial_fit`` calls after the first
-    keep the fitted branch.
+    The module the family builds holds the branch as ``module.bag`` (None
+    when absent; :func:`bag_of_words_module` makes it); warm starts and
+    ``partial_fit`` calls after the first keep the fitted branch. Its
+    parameters shape the network.
     """
 
-    def _prefit_module(self, net, fit_data, task) -> None:
+    name = "bag_of_words"
+    params = ("bag_of_words", "bag_of_words_C")
+    training_only = False
+
+    def active(self, estimator) -> bool:
+        return bool(estimator.bag_of_words)
+
+    def before_training(self, estimator, net, fit_data, task) -> None:
         bag = getattr(net.module_, "bag", None)
         if bag is not None:
             with torch.no_grad():
-                self.bag_of_words_C_ = fit_bag_of_words(
-                    bag, net, fit_data.train, self.bag_of_words_C, owner=type(self).__name__,
-                    penalty_scale=task.penalty_scale)
+                estimator.bag_of_words_C_ = fit_bag_of_words(
+                    bag, net, fit_data.train, estimator.bag_of_words_C,
+                    owner=type(estimator).__name__, penalty_scale=task.penalty_scale)
 
-    def _postfit_module(self, net, fit_data, task) -> None:
+    def after_training(self, estimator, net, fit_data, task) -> None:
         bag = getattr(net.module_, "bag", None)
-        self.network_weight_ = 1.0 if bag is not None else None
-        self.bag_of_words_only_ = False if bag is not None else None
+        estimator.network_weight_ = 1.0 if bag is not None else None
+        estimator.bag_of_words_only_ = False if bag is not None else None
         if bag is None:
-            self.bag_of_words_C_ = None
+            estimator.bag_of_words_C_ = None
         if bag is None or fit_data.valid is None:
             return
         with torch.no_grad():
-            self.network_weight_ = _weigh_network(net, bag, fit_data.valid)
-            self.bag_of_words_only_ = self.network_weight_ == 0.0
+            estimator.network_weight_ = _weigh_network(net, bag, fit_data.valid)
+            estimator.bag_of_words_only_ = estimator.network_weight_ == 0.0
             train = fit_data.train
             every_row = TensorData(train.X, train.y, train.weight, device=train.device)
             offsets = _network_outputs(net, every_row)
-            fit_bag_of_words(bag, net, every_row, self.bag_of_words_C_, offsets,
-                             owner=type(self).__name__, penalty_scale=task.penalty_scale)
+            fit_bag_of_words(bag, net, every_row, estimator.bag_of_words_C_, offsets,
+                             owner=type(estimator).__name__, penalty_scale=task.penalty_scale)
 
-    def _bag_of_words_module(self, task) -> BagOfWords | None:
-        """The (unfitted) branch for token ids when ``bag_of_words`` asks for one."""
-        if not (self.bag_of_words and self.input_kind_ == "tokens"):
-            return None
-        return BagOfWords(self.vocabulary_size_, task.n_outputs)
+
+def bag_of_words_module(estimator, task) -> BagOfWords | None:
+    """The (unfitted) branch for token ids when ``bag_of_words`` asks for one."""
+    if not (estimator.bag_of_words and estimator.input_kind_ == "tokens"):
+        return None
+    return BagOfWords(estimator.vocabulary_size_, task.n_outputs)
+
+
+BAG_OF_WORDS = BagOfWordsBranch()

@@ -1,9 +1,10 @@
 """Fine-tuning: start a new estimator from a fitted estimator's network.
 
-``FineTuningMixin`` gives an architecture's estimators three parameters:
-``init_from`` (a fitted estimator of the same architecture whose weights and
-input preprocessing the new fit starts from; its output layer is replaced
-when the outputs differ), ``freeze_epochs`` and ``trainable_layers`` (train
+Two training features (:mod:`sknn._training._feature`) give an architecture's
+estimators three parameters: :class:`FineTuning`, ``init_from`` (a fitted
+estimator of the same architecture whose weights and input preprocessing the
+new fit starts from; its output layer is replaced when the outputs differ),
+and :class:`LayerFreezing`, ``freeze_epochs`` and ``trainable_layers`` (train
 only the last layers for the first epochs). Each architecture class names
 itself in ``_family``; the fitted input preprocessing is taken over from the
 source by the estimator's input adapter (``_input.adopt``), or by
@@ -26,6 +27,7 @@ from torch import nn
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._net import ConvergenceMonitor
 from sknn._core._task import ClassificationTask
+from sknn._training._feature import TrainingFeature
 from sknn.modules.cnn import ConvBlock, ResidualBlock
 from sknn.modules.tabular import TabularInput
 from sknn.modules.transformer import (
@@ -72,45 +74,38 @@ FINE_TUNING_PARAMS_DOC = """
         counts as one layer, as do the input embeddings or tokenizer."""
 
 
-class FineTuningMixin:
-    """``init_from``, ``freeze_epochs`` and ``trainable_layers`` (module docstring).
+class FineTuning(TrainingFeature):
+    """``init_from``: a new network starts from a fitted estimator's (module docstring).
 
-    Mixed in before the architecture class, whose ``_encode_X``,
-    ``_build_module`` and ``_make_net`` it wraps. The architecture class
-    names its family in ``_family`` ('MLP', 'CNN', ...) and holds its input
-    adapter in ``_input``, which takes over ``source``'s fitted input
-    preprocessing and returns X as that encodes it (``_adopt_inputs``).
+    The family's input adapter (``_input.adopt``, or the estimator's
+    ``_adopt_inputs`` where a family checks more) takes over the source's
+    fitted input preprocessing, and the new module starts from its weights.
+    ``clone`` keeps ``init_from`` as it is: a fitted starting point, not a
+    sub-estimator to refit.
     """
 
+    name = "fine_tuning"
     # Where a new network starts; warm starts continue from the current weights.
-    _training_only_params = frozenset({"init_from", "freeze_epochs", "trainable_layers"})
+    params = ("init_from",)
 
-    def __sklearn_clone__(self):
-        cloned = super().__sklearn_clone__()
-        # A fitted starting point, not a sub-estimator to refit: keep it as it is.
-        cloned.init_from = self.init_from
-        return cloned
+    def active(self, estimator) -> bool:
+        return estimator.init_from is not None
 
-    def _pretrained_source(self):
-        """The validated ``init_from`` (None without one)."""
-        name = type(self).__name__
-        source = self.init_from
+    def setting(self, estimator) -> str:
+        return "init_from"
+
+    def validate(self, estimator) -> None:
+        source, name = estimator.init_from, type(estimator).__name__
         if source is None:
-            if self.freeze_epochs:
-                raise ValueError(
-                    f"{name}: freeze_epochs={self.freeze_epochs} needs init_from (a fitted "
-                    "estimator whose layers to keep); a new network has no trained "
-                    "layers to freeze."
-                )
-            return None
-        if source is self:
+            return
+        if source is estimator:
             raise ValueError(
                 f"{name}: init_from is this estimator itself; use warm_start=True to "
                 "continue training it."
             )
-        if getattr(source, "_family", None) != self._family:
+        if getattr(source, "_family", None) != estimator._family:
             raise ValueError(
-                f"{name}: init_from must be a fitted {self._family} estimator (the same "
+                f"{name}: init_from must be a fitted {estimator._family} estimator (the same "
                 f"network); got a {type(source).__name__}."
             )
         try:
@@ -120,48 +115,63 @@ class FineTuningMixin:
                 f"{name}: init_from (a {type(source).__name__}) is not fitted; fit it "
                 "first: fine-tuning starts from its trained network."
             ) from error
-        return source
 
-    def _encode_X(self, X, sample_weight, fit: bool):
-        source = self._pretrained_source() if fit else None
-        encoded = super()._encode_X(X, sample_weight, fit)
+    def adopt_inputs(self, estimator, X, encoded):
+        source = estimator.init_from
         if source is None:
             return encoded
-        layout, source_layout = input_layout(self), input_layout(source)
+        layout, source_layout = input_layout(estimator), input_layout(source)
         if layout != source_layout:
             raise ValueError(
-                f"{type(self).__name__}: init_from was fitted on {source_layout}; got "
+                f"{type(estimator).__name__}: init_from was fitted on {source_layout}; got "
                 f"{layout}. Fine-tuning needs inputs of the same layout."
             )
-        return self._adopt_inputs(source, X, encoded)
+        return estimator._adopt_inputs(source, X, encoded)
 
-    def _build_module(self, n_features, task):
-        module = super()._build_module(n_features, task)
-        if self.init_from is not None:
+    def build_module(self, estimator, module, task):
+        source = estimator.init_from
+        if source is not None:
             # float64 while loading, so that a float64 source loses nothing.
-            load_pretrained(module.to(torch.float64), self.init_from.net_.module_,
-                            replace_head=not same_outputs(self.init_from.task_, task),
-                            estimator_name=type(self).__name__)
+            load_pretrained(module.to(torch.float64), source.net_.module_,
+                            replace_head=not same_outputs(source.task_, task),
+                            estimator_name=type(estimator).__name__)
         return module
 
-    def _make_net(self, *args, **kwargs):
-        net = super()._make_net(*args, **kwargs)
-        if self.init_from is not None and self.freeze_epochs > 0:
-            frozen = self._frozen_parameters(net.module_)
-            net.callbacks = [*net.callbacks,
-                             ("freeze_layers", FreezeLayers(frozen, self.freeze_epochs))]
-            net.initialize_callbacks()
-        return net
+    def after_clone(self, estimator, cloned) -> None:
+        cloned.init_from = estimator.init_from
 
-    def _frozen_parameters(self, module) -> list[str]:
-        layers = layer_groups(module)
-        if self.trainable_layers >= len(layers):
-            raise ValueError(
-                f"{type(self).__name__}: trainable_layers={self.trainable_layers} leaves "
-                f"nothing to freeze: this network has {len(layers)} layers. Use at most "
-                f"{len(layers) - 1}, or freeze_epochs=0."
-            )
-        return [name for layer in layers[:-self.trainable_layers] for name in layer]
+
+class LayerFreezing(TrainingFeature):
+    """``freeze_epochs`` and ``trainable_layers``: only the last layers train at first."""
+
+    name = "layer_freezing"
+    params = ("freeze_epochs", "trainable_layers")
+    needs = {"fine_tuning": "needs init_from (a fitted estimator whose layers to keep); a "
+                            "new network has no trained layers to freeze."}
+
+    def active(self, estimator) -> bool:
+        return estimator.freeze_epochs > 0
+
+    def callbacks(self, estimator, module) -> list:
+        if estimator.init_from is None or not self.active(estimator):
+            return []
+        frozen = _frozen_parameters(estimator, module)
+        return [("freeze_layers", FreezeLayers(frozen, estimator.freeze_epochs))]
+
+
+def _frozen_parameters(estimator, module) -> list[str]:
+    layers = layer_groups(module)
+    if estimator.trainable_layers >= len(layers):
+        raise ValueError(
+            f"{type(estimator).__name__}: trainable_layers={estimator.trainable_layers} "
+            f"leaves nothing to freeze: this network has {len(layers)} layers. Use at most "
+            f"{len(layers) - 1}, or freeze_epochs=0."
+        )
+    return [name for layer in layers[:-estimator.trainable_layers] for name in layer]
+
+
+FINE_TUNING = FineTuning()
+LAYER_FREEZING = LayerFreezing()
 
 
 def input_layout(estimator) -> str:

@@ -136,7 +136,8 @@ def test_a_missing_shared_doc_entry_fails_loudly():
     from sknn._core._docs import param_docs
 
     assert param_docs(["alpha"]).startswith("\n    alpha : float")
-    with pytest.raises(KeyError, match="no shared entry for \\['alpah'\\]; add it there"):
+    with pytest.raises(KeyError, match="documents no shared parameter \\['alpah'\\]; add it "
+                       "there"):
         param_docs(["alpah"])
 
 

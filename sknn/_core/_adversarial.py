@@ -17,18 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._training._feature import TrainingFeature
+from sknn._training._parameters import constraints, owned_by
 
-ADVERSARIAL_METHODS = ("pgd", "fgsm")
-ADVERSARIAL_CONSTRAINTS = {
-    "adversarial_epsilon": [None, Interval(Real, 0, None, closed="neither")],
-    "adversarial_method": [StrOptions(set(ADVERSARIAL_METHODS))],
-}
+ADVERSARIAL_CONSTRAINTS = constraints(*owned_by("adversarial"))
 # PGD: a random start in the ball, then this many signed-gradient steps that
 # together span 2.5 epsilon (Madry et al.'s ratio), so that the search can
 # cross the ball from side to side.

@@ -14,14 +14,12 @@ import copy
 import gc
 import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -37,6 +35,7 @@ from sknn._core._network_params import continues_network, record_network_params
 from sknn._core._process import cpu_settings, subnormals_kept, torch_threads
 from sknn._core._task import ClassificationTask, refuse_missing_targets
 from sknn._training._feature import check_combination
+from sknn._training._parameters import constraints, owned_by
 from sknn._training._plan import (
     AutoRules,
     TrainingPlan,
@@ -53,7 +52,6 @@ SOLVERS = {
     "adamw": (torch.optim.AdamW, {}),
     "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
 }
-SCHEDULES = ("constant", "warmup_cosine", "onecycle")
 CPU = torch.device("cpu")
 
 
@@ -83,26 +81,8 @@ class BaseNeuralEstimator(BaseEstimator):
     # tabular section; 10 stopped tabular nets before their best epoch) and
     # scikit-learn's 10 on the training loss; batch_size='auto': 256 rows.
     _auto_rules = AutoRules()
-    _parameter_constraints: dict = {
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "solver": [StrOptions(set(SOLVERS))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate": [StrOptions(set(SCHEDULES))],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean", StrOptions({"auto"})],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
-                             StrOptions({"auto"})],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "callbacks": [None, list],
-        "dtype": [StrOptions({"auto", "float32", "float64"})],
-    }
+    # From the table of shared parameters (sknn._training._parameters).
+    _parameter_constraints: dict = constraints(*owned_by("optimizer", "stopping", "run"))
     # Parameters each fit reads afresh; every other one shapes the network
     # (sknn._core._network_params). Mixins and families add theirs.
     _training_only_params = frozenset({

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._data import ArrayLike
 from sknn._core._task import ClassificationTask, RegressionTask
+from sknn._training._parameters import constraints
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -24,7 +24,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseNeuralEstimator):
 
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints,
-        "class_weight": [None, dict, StrOptions({"balanced"})],
+        **constraints("class_weight"),
     }
     _training_only_params = frozenset({"class_weight"})
 

@@ -29,20 +29,15 @@ import copy
 import warnings
 import weakref
 from dataclasses import dataclass
-from numbers import Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._distributed import process_group
 from sknn._training._feature import TrainingFeature
+from sknn._training._parameters import constraints, owned_by
 from sknn.modules.tabular import PiecewiseLinearEmbedding
 
-DP_CONSTRAINTS = {
-    "dp_epsilon": [None, Interval(Real, 0, None, closed="neither")],
-    "dp_delta": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither")],
-    "dp_max_grad_norm": [Interval(Real, 0, None, closed="neither")],
-}
+DP_CONSTRAINTS = constraints(*owned_by("privacy"))
 # dp_delta='auto': ten times below one over the number of training rows (a
 # delta of 1/n would allow releasing one row outright).
 AUTO_DELTA_FACTOR = 10

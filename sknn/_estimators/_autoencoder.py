@@ -200,6 +200,13 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         **GRADIENT_CLIPPING_CONSTRAINTS,
     }
     _features = (GRADIENT_CLIPPING,)
+    # Shared parameters documented here in the autoencoder's terms (reconstruction,
+    # corruption noise); tests/test_parameters.py holds their defaults and
+    # constraints to sknn._training._parameters.
+    _family_docs = frozenset({
+        "alpha", "solver", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+        "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",
+        "clip_grad_norm"})
 
     def __init__(
         self,

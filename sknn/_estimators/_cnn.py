@@ -88,6 +88,11 @@ class _CNNArchitecture:
     # took 3.8x as long per step on iris (benchmarks/RESULTS.md, "Small data").
     _input = ARRAY_INPUT
     _features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
+    # Shared parameters this family constrains, defaults or documents its own way
+    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
+    _family_constraints = frozenset({"max_iter"})  # also 'auto'
+    _family_defaults = {"n_iter_no_change": 50}
+    _family_docs = frozenset({"n_iter_no_change"})
     _auto_rules = AutoRules(
         batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10, equal_batches=True),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS, full_batch_steps=True),

@@ -80,6 +80,9 @@ class _MLPArchitecture:
     _family = "MLP"
     _input = TABLE_INPUT
     _features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
+    # Shared parameters this family constrains, defaults or documents its own way
+    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
+    _family_constraints = frozenset({"max_iter"})  # also 'auto'
     _auto_rules = AutoRules(
         batch=BatchRule(AUTO_BATCH_SIZE, AUTO_MAX_BATCH_SIZE, divisor=AUTO_BATCH_STEPS),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, rows=AUTO_TRAINING_ROWS))

@@ -79,6 +79,10 @@ class _RNNArchitecture:
     input_shape = None  # the sequence layer's reshaping parameter: not offered here
     _family = "RNN"
     _features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
+    # Shared parameters this family constrains, defaults or documents its own way
+    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
+    _family_defaults = {"clip_grad_norm": 1.0}  # recurrent nets' exploding gradients
+    _family_docs = frozenset({"clip_grad_norm"})
     _auto_rules = AutoRules(batch=BatchRule(AUTO_BATCH_SIZE, AUTO_BATCH_SIZE))
     # Parameters added after model files were written, with the value that does
     # what those files' models did (sknn.load fills them in; pickles read the

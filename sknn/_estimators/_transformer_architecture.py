@@ -143,6 +143,11 @@ class _TransformerArchitecture:
 
     _family = "Transformer"
     _features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
+    # Shared parameters this family constrains, defaults or documents its own way
+    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
+    _family_constraints = frozenset({"max_iter"})  # also 'auto'
+    _family_defaults = {"alpha": 1e-5, "solver": "adamw"}  # the FT-Transformer paper's
+    _family_docs = frozenset({"alpha", "solver", "n_iter_no_change"})
     _auto_rules = AutoRules(
         batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS),

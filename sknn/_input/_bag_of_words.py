@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from numbers import Real
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from sknn._core._data import TensorData
 from sknn._training._feature import TrainingFeature
+from sknn._training._parameters import constraints, owned_by
 from sknn.modules.text import N_SPECIAL_IDS, BagOfWords
 
 # Rows per chunk: each chunk's dense TF-IDF block holds at most this many values.
@@ -234,10 +233,7 @@ def _within_one_standard_error(differences: torch.Tensor) -> bool:
     return bool(differences.mean() <= error)
 
 
-BAG_OF_WORDS_CONSTRAINTS = {
-    "bag_of_words": ["boolean"],
-    "bag_of_words_C": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-}
+BAG_OF_WORDS_CONSTRAINTS = constraints(*owned_by("bag_of_words"))
 
 BAG_OF_WORDS_ATTRIBUTES_DOC = """
     bag_of_words_C_ : float or None

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
 from sknn._input._adapter import InputAdapter
@@ -54,22 +53,16 @@ from sknn._input._numeric import (
     _NumericColumns,
     _NumericScaler,
 )
+from sknn._training._parameters import constraints, owned_by
 from sknn._utils._errors import errors_naming
 from sknn._utils._registry import storable_state
 
-NUMERIC_TRANSFORMS = ("quantile", "standard", "none")
 # Rows encoded together. Each column of a block takes some 60 NumPy and pandas
 # calls, and every call passes the GIL between the threads: with fewer rows those
 # passes, not the arithmetic, set the time (1.2x slower with 21,000 rows).
 ENCODE_BLOCK_ROWS = 65_536
-NUMERIC_EMBEDDINGS = ("periodic", "piecewise_linear")
 
-TABULAR_CONSTRAINTS = {
-    "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
-    "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
-    "numeric_embedding": [StrOptions({"auto", *NUMERIC_EMBEDDINGS}), None],
-}
-
+TABULAR_CONSTRAINTS = constraints(*owned_by("tabular input"))
 
 
 @dataclass

@@ -14,12 +14,10 @@ source by the estimator's input adapter (``_input.adopt``), or by
 from __future__ import annotations
 
 import re
-from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
@@ -28,6 +26,7 @@ from sknn._core._base import BaseNeuralEstimator
 from sknn._core._net import ConvergenceMonitor
 from sknn._core._task import ClassificationTask
 from sknn._training._feature import TrainingFeature
+from sknn._training._parameters import constraints, owned_by
 from sknn.modules.cnn import ConvBlock, ResidualBlock
 from sknn.modules.tabular import TabularInput
 from sknn.modules.transformer import (
@@ -39,8 +38,7 @@ from sknn.modules.transformer import (
 
 FINE_TUNING_CONSTRAINTS = {
     "init_from": [None, BaseNeuralEstimator],
-    "freeze_epochs": [Interval(Integral, 0, None, closed="left")],
-    "trainable_layers": [Interval(Integral, 1, None, closed="left")],
+    **constraints(*owned_by("layer_freezing")),
 }
 
 # Modules that count as one layer when freezing, whatever they hold inside.

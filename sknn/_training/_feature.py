@@ -32,9 +32,8 @@ Which features are switched on together is checked in one place,
 from __future__ import annotations
 
 import contextlib
-from numbers import Real
 
-from sklearn.utils._param_validation import Interval
+from sknn._training._parameters import constraints
 
 # The documented order in which a fit runs the features' hooks.
 FEATURE_ORDER = ("fine_tuning", "layer_freezing", "bag_of_words", "privacy", "adversarial",
@@ -139,9 +138,7 @@ def in_feature_order(features) -> bool:
     return positions == sorted(positions) and len(set(positions)) == len(positions)
 
 
-GRADIENT_CLIPPING_CONSTRAINTS = {
-    "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
-}
+GRADIENT_CLIPPING_CONSTRAINTS = constraints("clip_grad_norm")
 
 
 class GradientClipping(TrainingFeature):

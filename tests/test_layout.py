@@ -162,3 +162,57 @@ def test_input_kinds_are_adapters_held_by_the_estimators_not_mixins():
         for family in ("_RNNArchitecture", "_TransformerArchitecture", "InputMixin",
                        "_step_mask_channel"):
             assert family not in source, f"sknn/{path} asks for {family}"
+
+
+def test_no_private_name_is_imported_across_subpackages():
+    # The leading underscore is on the subpackage; what one subpackage takes from
+    # another is a name without one.
+    crossing = []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.startswith("sknn")):
+                continue
+            for alias in node.names:
+                if (alias.name.startswith("_") and alias.name != "__version__"
+                        and _layer(node.module) != _layer(module)
+                        and not _is_module(f"{node.module}.{alias.name}")):
+                    crossing.append(f"{module} imports {node.module}.{alias.name}")
+    assert not crossing, crossing
+
+
+# The tools that take a fitted model, and the one interface they read it through.
+TOOLS = ["sknn/inspection", "sknn/_lifecycle/_export.py", "sknn/_lifecycle/_compression.py",
+         "sknn/_io", "sknn/_estimators/_distill.py", "sknn/_cli"]
+# scikit-learn's own methods of every estimator (the command line checks parameters
+# as fit does).
+SKLEARN_METHODS = {"_validate_params"}
+
+
+def _imported_modules(tree) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {alias.asname or alias.name for alias in node.names}
+    return names
+
+
+def test_tools_read_fitted_models_through_the_fitted_network_interface():
+    files = []
+    for tool in TOOLS:
+        path = PACKAGE.parent / tool
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    private = []
+    for path in files:
+        tree = ast.parse(path.read_text())
+        modules = _imported_modules(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and node.value.id not in {"self", "cls"} | modules
+                    and node.attr not in SKLEARN_METHODS):
+                private.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    assert not private, private

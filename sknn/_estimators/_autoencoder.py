@@ -19,7 +19,7 @@ from sknn._core._base import BaseNeuralEstimator
 from sknn._core._data import TensorData, as_tensor
 from sknn._core._params import hidden_sizes, positive_ints
 from sknn._core._task import ReconstructionTask
-from sknn._input._sequence import _check_input_shape, sample_shape
+from sknn._input._sequence import check_input_shape, sample_shape
 from sknn._training._feature import GRADIENT_CLIPPING, GRADIENT_CLIPPING_CONSTRAINTS
 from sknn._utils._errors import finite_outputs
 from sknn._utils._registry import storable_estimator
@@ -277,7 +277,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
                 validate_data, self, X, reset=reset, dtype=[np.float64, np.float32],
             )
         name = type(self).__name__
-        _check_input_shape(self.input_shape, name)
+        check_input_shape(self.input_shape, name)
         X = self._raise_with_name(validate_data, self, X, reset=reset, allow_nd=True,
                                   dtype=[np.float64, np.float32])
         per_sample = sample_shape(X.shape, self.input_shape, name)

@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
+from sknn._core._fitted import fit_on_task
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._task import DistillationTask
 from sknn._utils._errors import errors_naming
@@ -278,8 +279,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         hard = np.zeros_like(soft)
         hard[np.arange(len(y)), np.searchsorted(classes, y)] = 1.0
         weights = self._extended_weights(sample_weight, len(y), soft.shape[0])
-        student._validate_params()
-        student._fit(X_all, np.hstack([soft, hard]), weights, task=task)
+        fit_on_task(student, X_all, np.hstack([soft, hard]), weights, task)
         self.student_ = student
         self.teacher_ = teacher
         self.classes_ = classes

@@ -23,9 +23,9 @@ from sknn._input._sequence import (
     MASKED_SEQUENCE_INPUT,
     SERIES_LAYOUT,
     TOKEN_INPUT,
-    _shape_of,
     auto_sequence_kind,
     resolve_input_kind,
+    shape_of,
 )
 from sknn._lifecycle._finetune import (
     FINE_TUNING,
@@ -98,7 +98,7 @@ class _RNNArchitecture:
     def _validate_X(self, X, reset: bool):
         name = type(self).__name__
         resolve_input_kind(self, X, reset, auto_sequence_kind)
-        shape = _shape_of(X)
+        shape = shape_of(X)
         if shape is not None and len(shape) > 3:
             raise ValueError(
                 f"{name} expects 2-D X (n_samples, n_timepoints), series {SERIES_LAYOUT} "

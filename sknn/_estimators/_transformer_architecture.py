@@ -21,11 +21,11 @@ from sknn._input._sequence import (
     MASKED_SEQUENCE_INPUT,
     SERIES_LAYOUT,
     TOKEN_INPUT,
-    _shape_of,
     resolve_input_kind,
     sample_shape,
     sequence_items,
     sequence_lengths,
+    shape_of,
 )
 from sknn._input._tabular import (
     TABLE_INPUT,
@@ -168,7 +168,7 @@ class _TransformerArchitecture:
     def _auto_input_kind(self, X) -> str:
         if isinstance(X, TokenArray):
             return "tokens"
-        shape = _shape_of(X)
+        shape = shape_of(X)
         if (sequence_items(X) is not None or self.input_shape is not None
                 or (shape is not None and len(shape) >= 3)):
             return "series"
@@ -207,7 +207,7 @@ class _TransformerArchitecture:
     def _check_series_shape(self, X) -> None:
         """Refuse images and anything else that is not series or a table."""
         name = type(self).__name__
-        shape = _shape_of(X)
+        shape = shape_of(X)
         if shape is None or len(shape) < 2:
             return
         per_sample = (sample_shape(shape, self.input_shape, name)

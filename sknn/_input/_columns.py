@@ -113,7 +113,7 @@ def _is_missing(value) -> bool:
     return isinstance(value, str | bytes) and not value.strip()
 
 
-def _is_numeric_array(X) -> bool:
+def is_numeric_array(X) -> bool:
     return isinstance(X, np.ndarray) and X.dtype.kind in "fiub"
 
 
@@ -126,7 +126,7 @@ def _row_block(table, rows: slice):
     return table[rows] if isinstance(table, np.ndarray) else table.iloc[rows]
 
 
-def _column(table, j) -> pd.Series:
+def column_of(table, j) -> pd.Series:
     if isinstance(table, np.ndarray):
         return pd.Series(table[:, j])
     return table.iloc[:, j]

@@ -36,7 +36,7 @@ SERIES_LAYOUT = "(n_samples, n_channels, n_timepoints)"
 IMAGE_LAYOUT = "(n_samples, n_channels, height, width)"
 
 
-def _shape_of(X) -> tuple | None:
+def shape_of(X) -> tuple | None:
     """Shape of array-like X without converting it (None when it has none)."""
     shape = getattr(X, "shape", None)
     if shape is not None:
@@ -93,7 +93,7 @@ def describe(per_sample: tuple[int, ...]) -> str:
     return f"{kind} of {per_sample[0]} channel{plural}"
 
 
-def _check_input_shape(input_shape, estimator_name: str) -> None:
+def check_input_shape(input_shape, estimator_name: str) -> None:
     if input_shape is None:
         return
     if (not 1 <= len(input_shape) <= 3
@@ -116,8 +116,8 @@ class ArrayInput(InputAdapter):
 
     def validate(self, estimator, X, reset: bool):
         name = type(estimator).__name__
-        _check_input_shape(estimator.input_shape, name)
-        shape = _shape_of(X)
+        check_input_shape(estimator.input_shape, name)
+        shape = shape_of(X)
         if shape is not None and len(shape) < 2:
             raise ValueError(
                 f"{name} expects 2-D X (n_samples, n_features), time series "
@@ -278,7 +278,7 @@ class MaskedSequenceInput(InputAdapter):
     def validate(self, estimator, X, reset: bool) -> np.ndarray:
         """Validated X as ``(n_samples, n_channels + 1, length)``, validity channel last."""
         name = type(estimator).__name__
-        shape = _shape_of(X)
+        shape = shape_of(X)
         lengths = None
         items = sequence_items(X)
         if items is not None:

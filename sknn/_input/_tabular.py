@@ -35,17 +35,17 @@ from sknn._input._columns import (
     CATEGORICAL,
     NUMERIC,
     _CategoricalColumn,
-    _column,
     _column_kind,
     _column_name,
     _first_container,
     _holds_numbers,
     _is_identifier,
-    _is_numeric_array,
     _numeric_column,
     _row_block,
     _values_kind,
+    column_of,
     is_dataframe,
+    is_numeric_array,
     to_pandas,
 )
 from sknn._input._numeric import (
@@ -127,9 +127,9 @@ class TabularEncoder:
         """
         if sp.issparse(X):
             return self._fit_sparse(X)
-        table = self._as_table(X)
+        table = self.as_table(X)
         self.columns = [_column_name(table, j) for j in range(table.shape[1])]
-        if _is_numeric_array(X) and not self._explicit_categorical(X.shape[1]).any():
+        if is_numeric_array(X) and not self._explicit_categorical(X.shape[1]).any():
             self.kinds = [NUMERIC] * X.shape[1]
         else:
             self.kinds = [self._infer_kind(table, j) for j in range(table.shape[1])]
@@ -138,13 +138,13 @@ class TabularEncoder:
         weights = np.ones(table.shape[0]) if sample_weight is None else np.asarray(
             sample_weight, dtype=np.float64)
 
-        numeric = self._numeric_columns(table)
+        numeric = self.numeric_columns(table)
         self.unobserved_index = tuple(
             k for k, column in enumerate(numeric)
             if not (~np.isnan(column) & (weights > 0)).any())
         self.indicator_index = numeric.with_missing()
         self.scaler = _NumericScaler(self.numeric_transform).fit(numeric, weights)
-        self.categories = [_CategoricalColumn.fit(_column(table, j), weights)
+        self.categories = [_CategoricalColumn.fit(column_of(table, j), weights)
                            for j in self.categorical_index]
         self.output_dtype = self._output_dtype(X) if dtype is None else np.dtype(dtype).type
         encoded = self._encode(table, numeric)
@@ -164,10 +164,10 @@ class TabularEncoder:
                 return check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32))
         if sp.issparse(X):
             X = X.toarray()
-        table = self._as_table(X)
-        if not _is_numeric_array(X):
-            self._check_kinds(table)
-        return self._encode(table, self._numeric_columns(table))
+        table = self.as_table(X)
+        if not is_numeric_array(X):
+            self.check_kinds(table)
+        return self._encode(table, self.numeric_columns(table))
 
     def _fit_sparse(self, X):
         # Scaling would densify a sparse matrix: it passes through unchanged.
@@ -208,7 +208,7 @@ class TabularEncoder:
         tasks = [functools.partial(self._encode_block_into, out[rows], part,
                                    numeric.rows(rows) if numeric.block is not None else None)
                  for rows, part in ((rows, _row_block(table, rows)) for rows in blocks)]
-        tasks += [functools.partial(self._encode_category_into, out, k, _column(table, j))
+        tasks += [functools.partial(self._encode_category_into, out, k, column_of(table, j))
                   for k, j in enumerate(self.categorical_index)]
         try:
             with ThreadPoolExecutor(min(torch.get_num_threads(), len(tasks))) as pool:
@@ -222,7 +222,7 @@ class TabularEncoder:
 
     def _encode_block_into(self, out: np.ndarray, part, numeric: _NumericColumns | None):
         """A block of rows' numeric columns (read from ``part`` if not given)."""
-        self._encode_numeric_into(out, self._numeric_columns(part) if numeric is None
+        self._encode_numeric_into(out, self.numeric_columns(part) if numeric is None
                                   else numeric)
 
     def _encode_numeric_into(self, out: np.ndarray, numeric: _NumericColumns) -> None:
@@ -244,17 +244,17 @@ class TabularEncoder:
         """Encode the whole of ``table`` into ``out`` in one pass, column by column."""
         self._encode_numeric_into(out, numeric)
         for k, j in enumerate(self.categorical_index):
-            self._encode_category_into(out, k, _column(table, j))
+            self._encode_category_into(out, k, column_of(table, j))
 
     def _encode_category_into(self, out: np.ndarray, k: int, column: pd.Series) -> None:
         """Category codes of categorical column ``k`` into its column of ``out``."""
         out[:, self.n_numeric + self.n_indicators + k] = self.categories[k].encode(column)
 
     # -- columns --------------------------------------------------------------
-    def _as_table(self, X):
+    def as_table(self, X):
         if is_dataframe(X):
             return to_pandas(X)
-        if _is_numeric_array(X):
+        if is_numeric_array(X):
             return X
         return pd.DataFrame(np.asarray(X))
 
@@ -290,7 +290,7 @@ class TabularEncoder:
 
     def _infer_kind(self, table: pd.DataFrame, j: int) -> str:
         names = None if isinstance(table, np.ndarray) else list(table.columns)
-        column = _column(table, j)
+        column = column_of(table, j)
         values_kind = self._refuse_containers(column, _column_name(table, j))  # listed too
         if self._explicit_categorical(table.shape[1], names)[j]:
             return CATEGORICAL
@@ -329,10 +329,10 @@ class TabularEncoder:
             )
         return values_kind
 
-    def _check_kinds(self, table: pd.DataFrame):
+    def check_kinds(self, table: pd.DataFrame):
         unobserved = {self.numeric_index[k] for k in self.unobserved_index}
         for j, expected in enumerate(self.kinds):
-            column = _column(table, j)
+            column = column_of(table, j)
             values_kind = self._refuse_containers(column, _column_name(table, j))
             if expected == CATEGORICAL or j in unobserved:
                 continue
@@ -346,7 +346,7 @@ class TabularEncoder:
                     f"at fit time but is {found} now."
                 )
 
-    def _numeric_columns(self, table) -> _NumericColumns:
+    def numeric_columns(self, table) -> _NumericColumns:
         if isinstance(table, np.ndarray):
             values = table[:, self.numeric_index] if self.categorical_index else table
             values = values if values.dtype.kind == "f" else values.astype(np.float64)
@@ -363,7 +363,7 @@ class TabularEncoder:
             if k in self.unobserved_index:  # whatever it holds now: never learned
                 return np.full(table.shape[0], np.nan)
             j = self.numeric_index[k]
-            values = _numeric_column(_column(table, j), self.kinds[j])
+            values = _numeric_column(column_of(table, j), self.kinds[j])
             if np.iscomplexobj(values):
                 raise ValueError(
                     f"{self.estimator_name}: column {_column_name(table, j)!r} holds "

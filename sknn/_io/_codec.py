@@ -22,9 +22,9 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sknn._core._device import resolve_device
+from sknn._core._fitted import rebuild_net
 from sknn._core._net import ConvergenceMonitor, StepSchedule
 from sknn._core._network_params import NETWORK_PARAMS_RECORD, check_rebuilds
-from sknn._training._plan import restoring_plan
 from sknn._utils._registry import dropped_class, estimator_class, state_class, state_file_name
 
 STATEFUL_CALLBACKS = (ConvergenceMonitor, StepSchedule)
@@ -432,15 +432,12 @@ class _Decoder:
         dtype = FLOAT_DTYPES.get(node["dtype"])
         if dtype is None:
             raise _Refused(f"network dtype {str(node['dtype'])[:40]!r}")
-        plan = restoring_plan(
-            estimator.get_params(deep=False), batch_size=int(node["batch_size"]),
-            max_epochs=int(node["max_epochs"]),
-            validation=getattr(estimator, "validation_scores_", None) is not None,
-            device=device, dtype=dtype, autocast_dtype=estimator._autocast_dtype())
         # The module factory sizes the network from the fitted state (the
         # width of the MLPs' and autoencoder's plain input is n_features_in_).
-        with estimator._torch_context(device, seed=0):
-            net = estimator._make_net(estimator.n_features_in_, estimator.task_, plan)
+        net = rebuild_net(
+            estimator, batch_size=int(node["batch_size"]), max_epochs=int(node["max_epochs"]),
+            validation=getattr(estimator, "validation_scores_", None) is not None,
+            device=device, dtype=dtype)
         restore_net(net, node, self)
         return net
 

@@ -22,8 +22,9 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from sknn._core import _fitted as fitted
 from sknn._core._task import ClassificationTask
-from sknn._input._columns import _column, _is_numeric_array
+from sknn._input._columns import column_of, is_numeric_array
 from sknn.modules.preprocessing import InferenceModel, OutputHead, TabularPreprocess
 
 # Opsets the exporter and onnxruntime both handle for every sknn layer.
@@ -84,12 +85,12 @@ def prepare_input(estimator, X) -> np.ndarray:
            [1., 0.]])
     """
     check_fitted_network(estimator, "prepare_input")
-    X = estimator._validate_X(X, reset=False)
     encoder = getattr(estimator, "encoder_", None)
     if encoder is None:
-        encoded = estimator._encode_X(X, None, fit=False)
+        encoded = fitted.network_rows(estimator, X)
         dtype = estimator.net_.module_dtype()
         return np.asarray(encoded, dtype=torch.empty((), dtype=dtype).numpy().dtype)
+    X = fitted.checked_X(estimator, X)
     if sp.issparse(X):
         X = X.toarray()
     if encoder.kinds == ["sparse"]:
@@ -100,11 +101,11 @@ def prepare_input(estimator, X) -> np.ndarray:
 def _numeric_and_codes(encoder, X) -> np.ndarray:
     """``[numeric values | category codes]`` of validated dense X (the encoder's steps
     before scaling; a TabularEncoder method would be the better home)."""
-    table = encoder._as_table(X)
-    if not _is_numeric_array(X):
-        encoder._check_kinds(table)
-    numeric = encoder._numeric_columns(table).stacked()
-    codes = [category.encode(_column(table, j)) for j, category in
+    table = encoder.as_table(X)
+    if not is_numeric_array(X):
+        encoder.check_kinds(table)
+    numeric = encoder.numeric_columns(table).stacked()
+    codes = [category.encode(column_of(table, j)) for j, category in
              zip(encoder.categorical_index, encoder.categories)]
     return np.column_stack([numeric, *codes]).astype(np.float64, copy=False)
 
@@ -194,7 +195,7 @@ def _check_fixed_length(estimator, function: str) -> None:
 
 def _example_input(estimator) -> torch.Tensor:
     """Two rows of what the exported graph reads, from the estimator's input adapter."""
-    return estimator._input.example_input(estimator)
+    return fitted.example_input(estimator)
 
 
 class _Float32Network(torch.nn.Module):

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from sknn._core import _fitted as fitted
 from sknn._core._base import BaseNeuralEstimator
 from sknn._estimators._distill import DistilledClassifier, DistilledRegressor
 from sknn._lifecycle._export import inference_model, prepare_input
@@ -90,7 +91,7 @@ def _check_fitted(model, function: str) -> None:
 def input_kind(model) -> str:
     """'table', 'image', 'series' or 'tokens': what the network reads (its input adapter's
     kind, with images told apart from series, and masked sequences read as series)."""
-    kind = model._input.kind
+    kind = fitted.input_kind(model)
     if kind in (TABLE, TOKENS):
         return kind
     return IMAGE if len(model.input_shape_) == 3 else SERIES
@@ -98,7 +99,7 @@ def input_kind(model) -> str:
 
 def _masked(model) -> bool:
     """Whether the network reads a step-mask channel after the values (padded sequences)."""
-    return model._input.step_mask_channel
+    return fitted.step_mask_channel(model)
 
 
 @dataclass
@@ -149,7 +150,7 @@ def assemble(values: torch.Tensor, fixed: torch.Tensor | None) -> torch.Tensor:
 def encode(model, X) -> NetworkInput:
     """X encoded the way ``model.predict`` encodes it, split for explanations and attacks."""
     kind = input_kind(model)
-    encoded = model._encode_X(model._validate_X(X, reset=False), None, fit=False)
+    encoded = fitted.network_rows(model, X)
     if sp.issparse(encoded):
         encoded = encoded.toarray()
     tensor = torch.as_tensor(np.asarray(encoded), dtype=model.net_.module_dtype())

@@ -154,8 +154,8 @@ def test_input_kinds_are_adapters_held_by_the_estimators_not_mixins():
         inherited = [base.__qualname__ for base in cls.__mro__
                      if base.__module__ in ("sknn._input._tabular", "sknn._input._sequence")]
         assert not inherited, f"{cls.__name__} inherits input handling from {inherited}"
-    assert isinstance(sknn.MLPClassifier._input, InputAdapter)
-    assert isinstance(sknn.CNNRegressor._input, InputAdapter)
+    assert isinstance(sknn.MLPClassifier()._input, InputAdapter)
+    assert isinstance(sknn.CNNRegressor()._input, InputAdapter)
     for path in ["_lifecycle/_export.py", "_lifecycle/_finetune.py",
                  "inspection/_network_input.py"]:
         source = (PACKAGE / path).read_text()
@@ -216,3 +216,19 @@ def test_tools_read_fitted_models_through_the_fitted_network_interface():
                     and node.attr not in SKLEARN_METHODS):
                 private.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
     assert not private, private
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor", "CNNClassifier",
+                                  "CNNRegressor", "RNNClassifier", "RNNRegressor",
+                                  "TransformerClassifier", "TransformerRegressor"])
+def test_estimators_are_the_estimator_one_base_and_scikit_learns_mixins(name):
+    # Behaviour is composed (an Architecture object, TrainingFeature objects), not
+    # inherited: the only sknn classes in the MRO are the estimator and its base.
+    import sknn
+    from sknn._core._architecture import Architecture
+
+    cls = getattr(sknn, name)
+    own = [base.__name__ for base in cls.__mro__ if base.__module__.startswith("sknn")]
+    kind = "BaseNeuralClassifier" if name.endswith("Classifier") else "BaseNeuralRegressor"
+    assert own == [name, kind, "BaseNeuralEstimator"]
+    assert isinstance(cls._architecture, Architecture)

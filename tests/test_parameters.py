@@ -26,9 +26,10 @@ def _signature(estimator) -> dict:
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda cls: cls.__name__)
 def test_every_init_matches_the_table_of_shared_parameters(estimator):
-    family_defaults = getattr(estimator, "_family_defaults", {})
-    family_docs = getattr(estimator, "_family_docs", frozenset())
-    family_constraints = getattr(estimator, "_family_constraints", frozenset())
+    architecture = estimator._architecture
+    family_defaults = architecture.family_defaults
+    family_docs = architecture.family_docs
+    family_constraints = architecture.family_constraints
     for name, default in _signature(estimator).items():
         assert name in estimator._parameter_constraints, f"{name} has no constraint"
         if name not in PARAMETERS:
@@ -47,9 +48,9 @@ def test_a_family_names_each_shared_parameter_it_takes_differently(estimator):
     # What a family declares as its own default or docstring is a shared parameter
     # it takes; nothing else hides there.
     signature = _signature(estimator)
-    declared = (set(getattr(estimator, "_family_defaults", {}))
-                | set(getattr(estimator, "_family_docs", ()))
-                | set(getattr(estimator, "_family_constraints", ())))
+    architecture = estimator._architecture
+    declared = (set(architecture.family_defaults) | set(architecture.family_docs)
+                | set(architecture.family_constraints))
     assert declared <= set(signature) & set(PARAMETERS)
 
 

@@ -29,7 +29,7 @@ def test_a_plan_is_frozen():
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda cls: cls.__name__)
 def test_auto_rules_are_data_and_resolved_in_one_place(estimator):
     # No family resolves 'auto' in a method of its own: they declare AutoRules.
-    assert isinstance(estimator._auto_rules, AutoRules)
+    assert isinstance(estimator()._auto_rules, AutoRules)
     for hook in ("_batch_size", "_max_epochs", "_patience", "_compute_dtype",
                  "_early_stopping_active"):
         assert not hasattr(estimator, hook), f"{estimator.__name__}.{hook}"

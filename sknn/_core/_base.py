@@ -27,6 +27,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from sknn._core._architecture import Architecture
 from sknn._core._data import EncodedRows, TensorData, as_tensor, encoder_sample, stays_on_disk
 from sknn._core._device import fused_optimizer_runs_on, on_device, resolve_device
 from sknn._core._distributed import shared_seed
@@ -74,13 +75,29 @@ class BaseNeuralEstimator(BaseEstimator):
     public methods.
     """
 
-    # Training features (sknn._training._feature), in FEATURE_ORDER: the fit runs
-    # their hooks in this order.
-    _features: tuple = ()
-    # n_iter_no_change='auto': 20 epochs on a held-out score (benchmarks/RESULTS.md,
-    # tabular section; 10 stopped tabular nets before their best epoch) and
-    # scikit-learn's 10 on the training loss; batch_size='auto': 256 rows.
-    _auto_rules = AutoRules()
+    # The family's architecture (sknn._core._architecture): its network, input
+    # adapter, training features and 'auto' rules. Estimators without one (the
+    # autoencoder) define what they need themselves.
+    _architecture: Architecture = Architecture()
+
+    @property
+    def _family(self) -> str:
+        return self._architecture.family
+
+    @property
+    def _input(self):
+        """The input adapter (sknn._input) of the kind of X seen in fit."""
+        return self._architecture.input_for(self)
+
+    @property
+    def _features(self) -> tuple:
+        """Training features (sknn._training._feature), in FEATURE_ORDER: the fit
+        runs their hooks in this order."""
+        return self._architecture.features
+
+    @property
+    def _auto_rules(self) -> AutoRules:
+        return self._architecture.auto_rules
     # From the table of shared parameters (sknn._training._parameters).
     _parameter_constraints: dict = constraints(*owned_by("optimizer", "stopping", "run"))
     # Parameters each fit reads afresh; every other one shapes the network
@@ -99,7 +116,7 @@ class BaseNeuralEstimator(BaseEstimator):
 
     # -- hooks for subclasses -------------------------------------------------
     def _build_module(self, n_features: int, task) -> torch.nn.Module:
-        raise NotImplementedError
+        return self._architecture.build_module(self, n_features, task)
 
     def _make_task(self, y, classes=None, sample_weight=None):
         raise NotImplementedError
@@ -111,7 +128,7 @@ class BaseNeuralEstimator(BaseEstimator):
     def _auto_rules_for_fit(self) -> AutoRules:
         """The family's 'auto' rules for the data just encoded (families whose
         budgets depend on their input, the CNN's and Transformer's, pick them)."""
-        return self._auto_rules
+        return self._architecture.auto_rules_for_fit(self)
 
     def _configure_plan(self, plan: TrainingPlan) -> TrainingPlan:
         """The plan as the estimator's training features need it (privacy changes it)."""
@@ -130,23 +147,18 @@ class BaseNeuralEstimator(BaseEstimator):
                             seed=seed, batch_size=batch_size)
         return self._configure_plan(plan)
 
-    # -- validation -----------------------------------------------------------
-    # Families hold an input adapter (sknn._input) as ``_input``, chosen by the kind of X.
+    # -- validation (the architecture's input adapter) -----------------------------
     def _validate_X(self, X, reset: bool):
         """X checked and converted by the estimator's input adapter (``reset``: in fit)."""
-        return self._input.validate(self, X, reset)
+        return self._architecture.validate_X(self, X, reset)
 
     def _encode_X(self, X, sample_weight, fit: bool):
         """Validated X as the rows the network reads; in fit, the encoding is learned."""
-        return self._input.encode(self, X, sample_weight, fit)
+        return self._architecture.encode_X(self, X, sample_weight, fit)
 
     def _adopt_inputs(self, source, X, encoded):
-        """Fine-tuning: take over ``source``'s fitted input preprocessing; X encoded by it.
-
-        The estimator's input adapter (``_input``) does it; families that check
-        more override this.
-        """
-        return self._input.adopt(self, source, X, encoded)
+        """Fine-tuning: take over ``source``'s fitted input preprocessing; X encoded by it."""
+        return self._architecture.adopt_inputs(self, source, X, encoded)
 
     def _encode_for_training(self, X, sample_weight, fit: bool):
         """``_encode_X``, with the features' checks before a new fit and their inputs after."""
@@ -487,7 +499,7 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _autocast_dtype(self) -> torch.dtype | None:
         """The dtype of mixed-precision forward passes; None: the weights' own."""
-        return None
+        return self._architecture.autocast_dtype(self)
 
     def _check_autocast(self, dtype: torch.dtype, continuing: bool) -> None:
         """Autocast needs float32 weights, also in the network a warm start continues."""
@@ -543,4 +555,4 @@ class BaseNeuralEstimator(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        return tags
+        return self._architecture.tags(tags)

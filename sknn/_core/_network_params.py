@@ -35,8 +35,10 @@ def training_only_params(estimator) -> frozenset[str]:
     """Parameters that only steer training, as the classes of ``estimator`` and its
     training features declare them."""
     features = getattr(estimator, "_features", ())
+    architecture = getattr(estimator, "_architecture", None)
     return frozenset().union(
         *(vars(cls).get("_training_only_params", ()) for cls in type(estimator).__mro__),
+        getattr(architecture, "training_only_params", ()),
         *(feature.params for feature in features if feature.training_only))
 
 

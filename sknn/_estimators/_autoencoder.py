@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sknn._core._architecture import Architecture
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._data import TensorData, as_tensor
 from sknn._core._params import hidden_sizes, positive_ints
@@ -31,6 +32,23 @@ ARCHITECTURES = ("mlp", "cnn")
 DEFAULT_FILTERS = (16, 32)
 # kernel_size=None: by spatial dimensions (series, images).
 DEFAULT_KERNEL_SIZES = {1: 5, 2: 3}
+
+
+class _AutoencoderArchitecture(Architecture):
+    """What the autoencoder declares; it reads X and builds its network itself."""
+
+    family = "Autoencoder"
+    features = (GRADIENT_CLIPPING,)
+    # Shared parameters documented here in the autoencoder's terms (reconstruction,
+    # corruption noise); tests/test_parameters.py holds their defaults and
+    # constraints to sknn._training._parameters.
+    family_docs = frozenset({
+        "alpha", "solver", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+        "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",
+        "clip_grad_norm"})
+
+
+AUTOENCODER_ARCHITECTURE = _AutoencoderArchitecture()
 
 
 @storable_estimator
@@ -199,14 +217,7 @@ class AutoencoderTransformer(TransformerMixin, BaseNeuralEstimator):
         "noise_kind": [StrOptions(set(CORRUPTIONS))],
         **GRADIENT_CLIPPING_CONSTRAINTS,
     }
-    _features = (GRADIENT_CLIPPING,)
-    # Shared parameters documented here in the autoencoder's terms (reconstruction,
-    # corruption noise); tests/test_parameters.py holds their defaults and
-    # constraints to sknn._training._parameters.
-    _family_docs = frozenset({
-        "alpha", "solver", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
-        "random_state", "device", "n_threads", "verbose", "warm_start", "callbacks", "dtype",
-        "clip_grad_norm"})
+    _architecture = AUTOENCODER_ARCHITECTURE
 
     def __init__(
         self,

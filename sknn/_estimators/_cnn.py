@@ -9,12 +9,12 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
+from sknn._core._architecture import Architecture
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import positive_ints
 from sknn._core._privacy import DP_CONSTRAINTS, PRIVACY
-from sknn._input._adapter import accept_inputs
 from sknn._input._sequence import ARRAY_INPUT
 from sknn._lifecycle._finetune import (
     FINE_TUNING,
@@ -76,64 +76,66 @@ _CNN_CONSTRAINTS = {
 }
 
 
-class _CNNArchitecture:
-    """Module factory shared by the CNN classifier and regressor.
+class CNNArchitecture(Architecture):
+    """The CNN family's network: convolutions over series and images.
 
     Series and images come in through :class:`~sknn._input._sequence.ArrayInput`
     (no fitted preprocessing: pixels and values are read as they are).
     """
 
-    _family = "CNN"
+    family = "CNN"
+    input = ARRAY_INPUT
+    accepts = (ARRAY_INPUT,)
+    features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
     # dtype='auto' trains in float32: float64 convolutions have no oneDNN kernels and
     # took 3.8x as long per step on iris (benchmarks/RESULTS.md, "Small data").
-    _input = ARRAY_INPUT
-    _features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
-    # Shared parameters this family constrains, defaults or documents its own way
-    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
-    _family_constraints = frozenset({"max_iter"})  # also 'auto'
-    _family_defaults = {"n_iter_no_change": 50}
-    _family_docs = frozenset({"n_iter_no_change"})
-    _auto_rules = AutoRules(
+    auto_rules = AutoRules(
         batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10, equal_batches=True),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS, full_batch_steps=True),
         float64_max_values=0)
+    family_constraints = frozenset({"max_iter"})  # also 'auto'
+    family_defaults = {"n_iter_no_change": 50}
+    family_docs = frozenset({"n_iter_no_change"})
 
-    def __sklearn_tags__(self):
-        return accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT)
-
-    def _build_module(self, n_features, task):
-        n_channels, *spatial = self.input_shape_
+    def build_module(self, estimator, n_features, task):
+        n_channels, *spatial = estimator.input_shape_
         spatial_dims = len(spatial)
-        default_filters, default_kernels = DEFAULT_LAYERS[self.architecture, spatial_dims]
-        name = type(self).__name__
-        n_filters = positive_ints(name, "n_filters", self.n_filters, default_filters)
-        kernel_sizes = positive_ints(name, "kernel_size", self.kernel_size, default_kernels)
+        default_filters, default_kernels = DEFAULT_LAYERS[estimator.architecture, spatial_dims]
+        name = type(estimator).__name__
+        n_filters = positive_ints(name, "n_filters", estimator.n_filters, default_filters)
+        kernel_sizes = positive_ints(name, "kernel_size", estimator.kernel_size,
+                                     default_kernels)
         kwargs = {"n_filters": n_filters, "kernel_sizes": kernel_sizes,
-                  "spatial_dims": spatial_dims, "dropout": self.dropout,
-                  "augment": self._augment_module(spatial_dims)}
-        if self.architecture == "resnet":
+                  "spatial_dims": spatial_dims, "dropout": estimator.dropout,
+                  "augment": _augment_module(estimator, spatial_dims)}
+        if estimator.architecture == "resnet":
             kwargs["spatial_size"] = min(spatial)
-        module = ARCHITECTURES[self.architecture](n_channels, task.n_outputs, **kwargs)
-        return use_layer_norm(module) if self.normalization == "layer" else module
+        module = ARCHITECTURES[estimator.architecture](n_channels, task.n_outputs, **kwargs)
+        return use_layer_norm(module) if estimator.normalization == "layer" else module
 
-    def _augment_module(self, spatial_dims):
-        if self.augment is None or self.augment is False:
-            return None
-        allowed = SERIES_AUGMENTATIONS if spatial_dims == 1 else IMAGE_AUGMENTATIONS
-        kinds = DEFAULT_AUGMENTATIONS[spatial_dims] if self.augment is True else self.augment
-        unknown = sorted(set(kinds) - set(allowed))
-        if unknown or not kinds:
-            kind = "series" if spatial_dims == 1 else "images"
-            raise ValueError(f"{type(self).__name__}: augment={self.augment!r} is not "
-                             f"available for {kind}; use True or some of {allowed}.")
-        return (SeriesAugment if spatial_dims == 1 else ImageAugment)(kinds)
-
-    def _auto_rules_for_fit(self) -> AutoRules:
-        if math.prod(self.input_shape_) > AUTO_SHORT_INPUT_VALUES:
-            return self._auto_rules
+    def auto_rules_for_fit(self, estimator) -> AutoRules:
+        if math.prod(estimator.input_shape_) > AUTO_SHORT_INPUT_VALUES:
+            return self.auto_rules
         low, _ = AUTO_EPOCH_BOUNDS  # a table's few columns: the short-input cap
-        epochs = replace(self._auto_rules.epochs, bounds=(low, AUTO_SHORT_INPUT_MAX_EPOCHS))
-        return replace(self._auto_rules, epochs=epochs)
+        epochs = replace(self.auto_rules.epochs, bounds=(low, AUTO_SHORT_INPUT_MAX_EPOCHS))
+        return replace(self.auto_rules, epochs=epochs)
+
+
+def _augment_module(estimator, spatial_dims):
+    augment = estimator.augment
+    if augment is None or augment is False:
+        return None
+    allowed = SERIES_AUGMENTATIONS if spatial_dims == 1 else IMAGE_AUGMENTATIONS
+    kinds = DEFAULT_AUGMENTATIONS[spatial_dims] if augment is True else augment
+    unknown = sorted(set(kinds) - set(allowed))
+    if unknown or not kinds:
+        kind = "series" if spatial_dims == 1 else "images"
+        raise ValueError(f"{type(estimator).__name__}: augment={augment!r} is not "
+                         f"available for {kind}; use True or some of {allowed}.")
+    return (SeriesAugment if spatial_dims == 1 else ImageAugment)(kinds)
+
+
+CNN_ARCHITECTURE = CNNArchitecture()
 
 
 _SHARED_PARAMS_DOC_CNN = """
@@ -226,7 +228,7 @@ _CNN_ATTRIBUTES_DOC = """
 
 
 @storable_estimator
-class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
+class CNNClassifier(BaseNeuralClassifier):
     __doc__ = f"""Convolutional network classifier for time series and images.
 {_DATA_DOC}
 
@@ -261,6 +263,7 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
     (3, 2)
     """
 
+    _architecture = CNN_ARCHITECTURE
     _parameter_constraints: dict = {
         **BaseNeuralClassifier._parameter_constraints, **_CNN_CONSTRAINTS
     }
@@ -340,7 +343,7 @@ class CNNClassifier(_CNNArchitecture, BaseNeuralClassifier):
 
 
 @storable_estimator
-class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
+class CNNRegressor(BaseNeuralRegressor):
     __doc__ = f"""Convolutional network regressor for time series and images.
 {_DATA_DOC}
 
@@ -370,6 +373,7 @@ class CNNRegressor(_CNNArchitecture, BaseNeuralRegressor):
     (3,)
     """
 
+    _architecture = CNN_ARCHITECTURE
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints, **_CNN_CONSTRAINTS
     }

@@ -9,12 +9,12 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
+from sknn._core._architecture import Architecture
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import DP_ATTRIBUTES_DOC, fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._core._params import hidden_sizes
 from sknn._core._privacy import DP_CONSTRAINTS, PRIVACY
-from sknn._input._adapter import accept_inputs
 from sknn._input._tabular import (
     TABLE_INPUT,
     TABULAR_CONSTRAINTS,
@@ -69,44 +69,45 @@ AUTO_EPOCH_BOUNDS = (3, 50)
 AUTO_HIDDEN_LAYER_SIZES = {True: (128, 256), False: (256, 256)}
 
 
-class _MLPArchitecture:
-    """Module factory shared by the MLP classifier and regressor.
+class MLPArchitecture(Architecture):
+    """The MLP family's network: tables through the tabular input layer into an MLP.
 
     Tables come in through :class:`~sknn._input._tabular.TableInput`; the
     tabular input layer (embeddings) feeds a plain MLP, or with
     ``ensemble_size > 1`` an :class:`~sknn.modules.ensemble.EnsembleMLP`.
     """
 
-    _family = "MLP"
-    _input = TABLE_INPUT
-    _features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
-    # Shared parameters this family constrains, defaults or documents its own way
-    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
-    _family_constraints = frozenset({"max_iter"})  # also 'auto'
-    _auto_rules = AutoRules(
+    family = "MLP"
+    input = TABLE_INPUT
+    accepts = (TABLE_INPUT,)
+    features = (FINE_TUNING, LAYER_FREEZING, PRIVACY, ADVERSARIAL, GRADIENT_CLIPPING)
+    auto_rules = AutoRules(
         batch=BatchRule(AUTO_BATCH_SIZE, AUTO_MAX_BATCH_SIZE, divisor=AUTO_BATCH_STEPS),
         epochs=EpochBudget(AUTO_EPOCH_BOUNDS, rows=AUTO_TRAINING_ROWS))
+    family_constraints = frozenset({"max_iter"})  # also 'auto'
 
-    def __sklearn_tags__(self):
-        return accept_inputs(super().__sklearn_tags__(), TABLE_INPUT)
-
-    def _hidden_layer_sizes(self, input_layer) -> list[int]:
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto'
-            embedded = getattr(input_layer, "numeric_embedding", None) is not None
-            return list(AUTO_HIDDEN_LAYER_SIZES[embedded])
-        return hidden_sizes(self)
-
-    def _build_module(self, n_features, task):
-        input_layer = tabular_input_layer(self.encoder_)
-        sizes = self._hidden_layer_sizes(input_layer)
+    def build_module(self, estimator, n_features, task):
+        input_layer = tabular_input_layer(estimator.encoder_)
+        sizes = _hidden_layer_sizes(estimator, input_layer)
         width = n_features if input_layer is None else input_layer.out_features
-        if self.ensemble_size > 1:
-            body = EnsembleMLP(width, task.n_outputs, sizes, self.activation, self.dropout,
-                               n_members=self.ensemble_size, average=task.ensemble_average)
+        if estimator.ensemble_size > 1:
+            body = EnsembleMLP(width, task.n_outputs, sizes, estimator.activation,
+                               estimator.dropout, n_members=estimator.ensemble_size,
+                               average=task.ensemble_average)
         else:
             body = MLP(width, task.n_outputs, hidden_layer_sizes=sizes,
-                       activation=self.activation, dropout=self.dropout)
+                       activation=estimator.activation, dropout=estimator.dropout)
         return body if input_layer is None else nn.Sequential(input_layer, body)
+
+
+def _hidden_layer_sizes(estimator, input_layer) -> list[int]:
+    if isinstance(estimator.hidden_layer_sizes, str):  # 'auto'
+        embedded = getattr(input_layer, "numeric_embedding", None) is not None
+        return list(AUTO_HIDDEN_LAYER_SIZES[embedded])
+    return hidden_sizes(estimator)
+
+
+MLP_ARCHITECTURE = MLPArchitecture()
 
 
 _MLP_PARAMS_DOC = """
@@ -180,7 +181,7 @@ _MLP_ATTRIBUTES_DOC = fitted_attributes_doc("Number of features seen in ``fit``.
 
 
 @storable_estimator
-class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
+class MLPClassifier(BaseNeuralClassifier):
     __doc__ = f"""Multilayer perceptron classifier trained with PyTorch through skorch.
 
     Binary, multiclass and multilabel classification on dense or sparse
@@ -215,6 +216,7 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
     True
     """
 
+    _architecture = MLP_ARCHITECTURE
     _parameter_constraints: dict = {
         **BaseNeuralClassifier._parameter_constraints, **_MLP_CONSTRAINTS
     }
@@ -294,7 +296,7 @@ class MLPClassifier(_MLPArchitecture, BaseNeuralClassifier):
 
 
 @storable_estimator
-class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
+class MLPRegressor(BaseNeuralRegressor):
     __doc__ = f"""Multilayer perceptron regressor trained with PyTorch through skorch.
 
     Single- and multi-output regression on dense or sparse numeric data, on the
@@ -324,6 +326,7 @@ class MLPRegressor(_MLPArchitecture, BaseNeuralRegressor):
     True
     """
 
+    _architecture = MLP_ARCHITECTURE
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints, **_MLP_CONSTRAINTS
     }

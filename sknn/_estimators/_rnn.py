@@ -8,10 +8,10 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
+from sknn._core._architecture import Architecture
 from sknn._core._base import BaseNeuralEstimator
 from sknn._core._docs import fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
-from sknn._input._adapter import accept_inputs
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS,
     BAG_OF_WORDS_ATTRIBUTES_DOC,
@@ -66,8 +66,8 @@ _RNN_CONSTRAINTS = {
 }
 
 
-class _RNNArchitecture:
-    """Input handling and module factory shared by the RNN classifier and regressor.
+class RNNArchitecture(Architecture):
+    """The RNN family's network: a recurrent network over series, sequences and text.
 
     X reaches the net as one array ``(n_samples, n_channels + 1, length)``
     (:class:`~sknn._input._sequence.MaskedSequenceInput`, or
@@ -76,28 +76,23 @@ class _RNNArchitecture:
     masked all-valid.
     """
 
-    input_shape = None  # the sequence layer's reshaping parameter: not offered here
-    _family = "RNN"
-    _features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
-    # Shared parameters this family constrains, defaults or documents its own way
-    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
-    _family_defaults = {"clip_grad_norm": 1.0}  # recurrent nets' exploding gradients
-    _family_docs = frozenset({"clip_grad_norm"})
-    _auto_rules = AutoRules(batch=BatchRule(AUTO_BATCH_SIZE, AUTO_BATCH_SIZE))
+    family = "RNN"
+    accepts = (MASKED_SEQUENCE_INPUT, TOKEN_INPUT)
+    features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
+    auto_rules = AutoRules(batch=BatchRule(AUTO_BATCH_SIZE, AUTO_BATCH_SIZE))
+    family_defaults = {"clip_grad_norm": 1.0}  # recurrent nets' exploding gradients
+    family_docs = frozenset({"clip_grad_norm"})
     # Parameters added after model files were written, with the value that does
-    # what those files' models did (sknn.load fills them in; pickles read the
-    # class attribute).
-    _params_before_added = {"patch_size": 1}
-    patch_size = 1
+    # what those files' models did (sknn.load fills them in).
+    params_before_added = {"patch_size": 1}
 
-    @property
-    def _input(self):
+    def input_for(self, estimator):
         """The input adapter of the kind of X seen in fit (``input_kind_``)."""
-        return TOKEN_INPUT if self.input_kind_ == "tokens" else MASKED_SEQUENCE_INPUT
+        return TOKEN_INPUT if estimator.input_kind_ == "tokens" else MASKED_SEQUENCE_INPUT
 
-    def _validate_X(self, X, reset: bool):
-        name = type(self).__name__
-        resolve_input_kind(self, X, reset, auto_sequence_kind)
+    def validate_X(self, estimator, X, reset: bool):
+        name = type(estimator).__name__
+        resolve_input_kind(estimator, X, reset, auto_sequence_kind)
         shape = shape_of(X)
         if shape is not None and len(shape) > 3:
             raise ValueError(
@@ -105,36 +100,38 @@ class _RNNArchitecture:
                 f"or a list of (n_channels, length) arrays; got {len(shape)}-D X of "
                 f"shape {shape}."
             )
-        return self._input.validate(self, X, reset)
+        return self.input_for(estimator).validate(estimator, X, reset)
 
-    def __sklearn_tags__(self):
-        return accept_inputs(super().__sklearn_tags__(), MASKED_SEQUENCE_INPUT, TOKEN_INPUT)
-
-    def _build_module(self, n_features, task):
-        tokens = self.input_kind_ == "tokens"
+    def build_module(self, estimator, n_features, task):
+        tokens = estimator.input_kind_ == "tokens"
         return RNN(
-            self.input_shape_[0], task.n_outputs, cell=self.cell,
-            hidden_size=self.hidden_size, num_layers=self.num_layers,
-            bidirectional=self.bidirectional, dropout=self.dropout, pooling=self.pooling,
-            vocabulary_size=self.vocabulary_size_ if tokens else None,
-            embedding_dim=self.embedding_dim, bag=bag_of_words_module(self, task),
-            input_mean=None if tokens else torch.as_tensor(self.input_mean_),
-            input_scale=None if tokens else torch.as_tensor(self.input_scale_),
-            patch_size=self._patch_size(),
+            estimator.input_shape_[0], task.n_outputs, cell=estimator.cell,
+            hidden_size=estimator.hidden_size, num_layers=estimator.num_layers,
+            bidirectional=estimator.bidirectional, dropout=estimator.dropout,
+            pooling=estimator.pooling,
+            vocabulary_size=estimator.vocabulary_size_ if tokens else None,
+            embedding_dim=estimator.embedding_dim, bag=bag_of_words_module(estimator, task),
+            input_mean=None if tokens else torch.as_tensor(estimator.input_mean_),
+            input_scale=None if tokens else torch.as_tensor(estimator.input_scale_),
+            patch_size=_patch_size(estimator),
         )
 
-    def _patch_size(self) -> int:
-        """``patch_size``, 'auto' resolved from the longest training sequence.
 
-        Fine-tuning keeps init_from's windows: its weights learned to read them.
-        """
-        if self.patch_size != "auto":
-            return self.patch_size
-        if self.init_from is not None:
-            return getattr(self.init_from.net_.module_, "patch_size", 1)
-        if self.input_kind_ != "tokens":
-            return 1
-        return -(-self.input_shape_[1] // AUTO_MAX_TOKEN_STEPS)
+def _patch_size(estimator) -> int:
+    """``patch_size``, 'auto' resolved from the longest training sequence.
+
+    Fine-tuning keeps init_from's windows: its weights learned to read them.
+    """
+    if estimator.patch_size != "auto":
+        return estimator.patch_size
+    if estimator.init_from is not None:
+        return getattr(estimator.init_from.net_.module_, "patch_size", 1)
+    if estimator.input_kind_ != "tokens":
+        return 1
+    return -(-estimator.input_shape_[1] // AUTO_MAX_TOKEN_STEPS)
+
+
+RNN_ARCHITECTURE = RNNArchitecture()
 
 
 _RNN_PARAMS_DOC = """
@@ -241,7 +238,7 @@ _RNN_ATTRIBUTES_DOC = """
 
 
 @storable_estimator
-class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
+class RNNClassifier(BaseNeuralClassifier):
     __doc__ = f"""Recurrent network classifier (LSTM, GRU, RNN) for series, sequences and text.
 {_DATA_DOC}
 
@@ -284,6 +281,9 @@ class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
     (1,)
     """
 
+    _architecture = RNN_ARCHITECTURE
+    input_shape = None  # the sequence layer's reshaping parameter: not offered here
+    patch_size = 1  # what pickles of RNNs from before the parameter read
     _parameter_constraints: dict = {
         **BaseNeuralClassifier._parameter_constraints, **_RNN_CONSTRAINTS
     }
@@ -365,7 +365,7 @@ class RNNClassifier(_RNNArchitecture, BaseNeuralClassifier):
 
 
 @storable_estimator
-class RNNRegressor(_RNNArchitecture, BaseNeuralRegressor):
+class RNNRegressor(BaseNeuralRegressor):
     __doc__ = f"""Recurrent network regressor (LSTM, GRU, RNN): sequence to value(s).
 {_DATA_DOC}
 
@@ -396,6 +396,9 @@ class RNNRegressor(_RNNArchitecture, BaseNeuralRegressor):
     (3, 2)
     """
 
+    _architecture = RNN_ARCHITECTURE
+    input_shape = None  # the sequence layer's reshaping parameter: not offered here
+    patch_size = 1  # what pickles of RNNs from before the parameter read
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints, **_RNN_CONSTRAINTS
     }

@@ -7,7 +7,7 @@ from sknn._core._docs import fitted_attributes_doc, param_docs
 from sknn._core._kinds import BaseNeuralClassifier, BaseNeuralRegressor
 from sknn._estimators._transformer_architecture import (
     _TRANSFORMER_CONSTRAINTS,
-    _TransformerArchitecture,
+    TRANSFORMER_ARCHITECTURE,
 )
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS_ATTRIBUTES_DOC,
@@ -224,7 +224,7 @@ _TRANSFORMER_ATTRIBUTES_DOC = """
 
 
 @storable_estimator
-class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
+class TransformerClassifier(BaseNeuralClassifier):
     __doc__ = f"""Transformer classifier for tables (FT-Transformer), time series and text.
 {_DATA_DOC}
 
@@ -273,6 +273,7 @@ class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
     (1,)
     """
 
+    _architecture = TRANSFORMER_ARCHITECTURE
     _parameter_constraints: dict = {
         **BaseNeuralClassifier._parameter_constraints, **_TRANSFORMER_CONSTRAINTS
     }
@@ -372,7 +373,7 @@ class TransformerClassifier(_TransformerArchitecture, BaseNeuralClassifier):
 
 
 @storable_estimator
-class TransformerRegressor(_TransformerArchitecture, BaseNeuralRegressor):
+class TransformerRegressor(BaseNeuralRegressor):
     __doc__ = f"""Transformer regressor for tables (FT-Transformer), time series and text.
 {_DATA_DOC}
 
@@ -416,6 +417,7 @@ class TransformerRegressor(_TransformerArchitecture, BaseNeuralRegressor):
     (3,)
     """
 
+    _architecture = TRANSFORMER_ARCHITECTURE
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints, **_TRANSFORMER_CONSTRAINTS
     }

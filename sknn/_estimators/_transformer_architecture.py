@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn._core._adversarial import ADVERSARIAL, ADVERSARIAL_CONSTRAINTS
-from sknn._input._adapter import accept_inputs
+from sknn._core._architecture import Architecture
 from sknn._input._bag_of_words import (
     BAG_OF_WORDS,
     BAG_OF_WORDS_CONSTRAINTS,
@@ -128,7 +129,13 @@ def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
     return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
 
 
-class _TransformerArchitecture:
+TRANSFORMER_RULES = AutoRules(
+    batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10),
+    epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS),
+    patience=PatienceRule(training_loss=AUTO_PATIENCE_TRAINING_LOSS))
+
+
+class TransformerArchitecture(Architecture):
     """Input handling and module factory shared by the Transformer estimators.
 
     Four input adapters, picked by the kind of X seen in ``fit`` (kept in
@@ -141,219 +148,119 @@ class _TransformerArchitecture:
     :class:`~sknn._input._sequence.TokenInput`; ``padding_mask_`` is True).
     """
 
-    _family = "Transformer"
-    _features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
-    # Shared parameters this family constrains, defaults or documents its own way
-    # (tests/test_parameters.py holds the rest to sknn._training._parameters).
-    _family_constraints = frozenset({"max_iter"})  # also 'auto'
-    _family_defaults = {"alpha": 1e-5, "solver": "adamw"}  # the FT-Transformer paper's
-    _family_docs = frozenset({"alpha", "solver", "n_iter_no_change"})
-    _auto_rules = AutoRules(
-        batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10),
-        epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS),
-        patience=PatienceRule(training_loss=AUTO_PATIENCE_TRAINING_LOSS))
+    family = "Transformer"
+    accepts = (ARRAY_INPUT, TABLE_INPUT)
+    features = (FINE_TUNING, LAYER_FREEZING, BAG_OF_WORDS, ADVERSARIAL, GRADIENT_CLIPPING)
+    auto_rules = TRANSFORMER_RULES
     # Read afresh by each fit and predict: the precision of the passes (the
     # weights stay float32) and the limit on a sample's tokens.
-    _training_only_params = frozenset({"autocast", "max_tokens"})
+    training_only_params = frozenset({"autocast", "max_tokens"})
+    family_constraints = frozenset({"max_iter"})  # also 'auto'
+    family_defaults = {"alpha": 1e-5, "solver": "adamw"}  # the FT-Transformer paper's
+    family_docs = frozenset({"alpha", "solver", "n_iter_no_change"})
 
-    @property
-    def _input(self):
+    def input_for(self, estimator):
         """The input adapter of the kind of X seen in fit."""
-        if self.input_kind_ == "table":
-            return TABLE_INPUT
-        if self.input_kind_ == "tokens":
-            return TOKEN_INPUT
-        return MASKED_SEQUENCE_INPUT if self._masked() else ARRAY_INPUT
+        return _adapter(estimator)
 
-    def _auto_input_kind(self, X) -> str:
-        if isinstance(X, TokenArray):
-            return "tokens"
-        shape = shape_of(X)
-        if (sequence_items(X) is not None or self.input_shape is not None
-                or (shape is not None and len(shape) >= 3)):
-            return "series"
-        return "table"
-
-    def _masked(self) -> bool:
-        return getattr(self, "padding_mask_", False)
-
-    def _validate_X(self, X, reset: bool):
-        kind = resolve_input_kind(self, X, reset, self._auto_input_kind)
+    def validate_X(self, estimator, X, reset: bool):
+        kind = resolve_input_kind(estimator, X, reset, partial(_auto_input_kind, estimator))
         if kind == "table":
-            return TABLE_INPUT.validate(self, X, reset)
-        name = type(self).__name__
+            return TABLE_INPUT.validate(estimator, X, reset)
+        name = type(estimator).__name__
         ragged = sequence_items(X) is not None
         if reset:
-            self.padding_mask_ = kind == "tokens" or ragged
-        elif ragged and not self.padding_mask_:
+            estimator.padding_mask_ = kind == "tokens" or ragged
+        elif ragged and not estimator.padding_mask_:
             raise ValueError(
                 f"{name} was fitted on fixed-length series (one array of shape "
-                f"{(len(X), *self.input_shape_)} or the like); got a list of sequences of "
+                f"{(len(X), *estimator.input_shape_)} or the like); got a list of sequences of "
                 "different lengths. Fit on a list of sequences (then the padding is "
                 "masked) to predict on them, or pad them to one length yourself."
             )
-        if self.padding_mask_:
-            if self.input_shape is not None:
+        if estimator.padding_mask_:
+            if estimator.input_shape is not None:
                 raise ValueError(
-                    f"{name}: input_shape={tuple(self.input_shape)} reads 2-D X as "
+                    f"{name}: input_shape={tuple(estimator.input_shape)} reads 2-D X as "
                     f"fixed-length series; it does not apply to "
                     f"{'token ids' if kind == 'tokens' else 'sequences of different lengths'}"
                     ". Leave input_shape=None."
                 )
-            return _without_trailing_padding(self._input.validate(self, X, reset))
-        self._check_series_shape(X)
-        return ARRAY_INPUT.validate(self, X, reset)
+            return _without_trailing_padding(_adapter(estimator).validate(estimator, X, reset))
+        _check_series_shape(estimator, X)
+        return ARRAY_INPUT.validate(estimator, X, reset)
 
-    def _check_series_shape(self, X) -> None:
-        """Refuse images and anything else that is not series or a table."""
-        name = type(self).__name__
-        shape = shape_of(X)
-        if shape is None or len(shape) < 2:
-            return
-        per_sample = (sample_shape(shape, self.input_shape, name)
-                      if len(shape) <= 4 else None)
-        if per_sample is None or len(per_sample) != 2:
-            raise ValueError(
-                f"{name} reads tables (2-D X) and time series {SERIES_LAYOUT}; got "
-                f"X of shape {shape}"
-                + ("" if per_sample is None else f", read as images of shape {per_sample}")
-                + ". Give series as 3-D X or 2-D X with input_shape=(n_timepoints,); "
-                "for images use CNNClassifier or CNNRegressor."
-            )
-
-    def _encode_X(self, X, sample_weight, fit: bool):
-        X = self._input.encode(self, X, sample_weight, fit)
-        if self.input_kind_ == "table":
+    def encode_X(self, estimator, X, sample_weight, fit: bool):
+        X = _adapter(estimator).encode(estimator, X, sample_weight, fit)
+        if estimator.input_kind_ == "table":
             return X
-        if self._masked():
+        if _masked(estimator):
             lengths = sequence_lengths(X[:, -1] != 0)
         else:
             lengths = np.full(len(X), X.shape[-1])
-        self._check_length(lengths, fit)
+        _check_length(estimator, lengths, fit)
         return X
 
-    def _adopt_inputs(self, source, X, encoded):
-        if self.input_kind_ == "table":
-            return self._input.adopt(self, source, X, encoded)
+    def adopt_inputs(self, estimator, source, X, encoded):
+        if estimator.input_kind_ == "table":
+            return _adapter(estimator).adopt(estimator, source, X, encoded)
         source_masked = getattr(source, "padding_mask_", False)
-        if self._masked() != source_masked:
+        if _masked(estimator) != source_masked:
             words = {True: "sequences of different lengths or token ids (padding masks)",
                      False: "fixed-length series"}
             raise ValueError(
-                f"{type(self).__name__}: init_from was fitted on {words[source_masked]}; "
-                f"got {words[self._masked()]}. Fine-tuning needs the same kind of input."
+                f"{type(estimator).__name__}: init_from was fitted on {words[source_masked]}; "
+                f"got {words[_masked(estimator)]}. Fine-tuning needs the same kind of input."
             )
-        if self._masked():
-            self._input.adopt(self, source, X, encoded)
-            self._check_positions(self.input_shape_[1], source.net_.module_.tokenizer)
+        if _masked(estimator):
+            _adapter(estimator).adopt(estimator, source, X, encoded)
+            _check_positions(estimator, estimator.input_shape_[1], source.net_.module_.tokenizer)
         return encoded
 
-    def _sequence_geometry(self) -> tuple[int, int]:
-        """``(patch_size, n_timepoints)`` of the series tokenizer.
-
-        Fine-tuning on masked sequences keeps init_from's patches and positions
-        (its training length), whatever the length of the new data.
-        """
-        source = self.init_from
-        if source is not None and self._masked() and getattr(source, "padding_mask_", False):
-            return source.net_.module_.tokenizer.patch_size, source.input_shape_[1]
-        n_timepoints = self.input_shape_[1]
-        return self._patch_size(n_timepoints), n_timepoints
-
-    def _build_module(self, n_features, task):
-        name = type(self).__name__
-        if self.d_token % self.n_heads:
+    def build_module(self, estimator, n_features, task):
+        name = type(estimator).__name__
+        if estimator.d_token % estimator.n_heads:
             raise ValueError(
-                f"{name}: n_heads must divide d_token; got d_token={self.d_token} and "
-                f"n_heads={self.n_heads}."
+                f"{name}: n_heads must divide d_token; got d_token={estimator.d_token} and "
+                f"n_heads={estimator.n_heads}."
             )
-        if self.input_kind_ == "table":
-            encoder = self.encoder_
+        if estimator.input_kind_ == "table":
+            encoder = estimator.encoder_
             tokenizer = FeatureTokenizer(
                 encoder.n_numeric, encoder.n_indicators, encoder.cardinalities,
-                self.d_token, numeric_embedding_layer(encoder, self.d_token),
+                estimator.d_token, numeric_embedding_layer(encoder, estimator.d_token),
             )
-        elif self._masked():
-            tokens = self.input_kind_ == "tokens"
-            patch_size, n_timepoints = self._sequence_geometry()
+        elif _masked(estimator):
+            tokens = estimator.input_kind_ == "tokens"
+            patch_size, n_timepoints = _sequence_geometry(estimator)
             tokenizer = SequenceTokenizer(
-                self.input_shape_[0], n_timepoints, self.d_token, patch_size,
-                self._positional_encoding(),
-                vocabulary_size=self.vocabulary_size_ if tokens else None,
-                input_mean=None if tokens else torch.as_tensor(self.input_mean_),
-                input_scale=None if tokens else torch.as_tensor(self.input_scale_),
+                estimator.input_shape_[0], n_timepoints, estimator.d_token, patch_size,
+                _positional_encoding(estimator),
+                vocabulary_size=estimator.vocabulary_size_ if tokens else None,
+                input_mean=None if tokens else torch.as_tensor(estimator.input_mean_),
+                input_scale=None if tokens else torch.as_tensor(estimator.input_scale_),
             )
         else:
-            n_channels, n_timepoints = self.input_shape_
-            tokenizer = PatchTokenizer(n_channels, n_timepoints, self.d_token,
-                                       self._patch_size(n_timepoints),
-                                       self._positional_encoding(), stem=self.stem)
+            n_channels, n_timepoints = estimator.input_shape_
+            tokenizer = PatchTokenizer(n_channels, n_timepoints, estimator.d_token,
+                                       _patch_size(estimator, n_timepoints),
+                                       _positional_encoding(estimator), stem=estimator.stem)
         return Transformer(
-            tokenizer, self.d_token, task.n_outputs, n_blocks=self._n_blocks(),
-            n_heads=self.n_heads,
-            d_ffn=max(1, round(self.d_ffn_factor * self.d_token)),
-            attention_dropout=self._attention_dropout(), ffn_dropout=self.ffn_dropout,
-            residual_dropout=self.residual_dropout, pooling=self._pooling(),
-            bag=bag_of_words_module(self, task),
+            tokenizer, estimator.d_token, task.n_outputs, n_blocks=_n_blocks(estimator),
+            n_heads=estimator.n_heads,
+            d_ffn=max(1, round(estimator.d_ffn_factor * estimator.d_token)),
+            attention_dropout=_attention_dropout(estimator), ffn_dropout=estimator.ffn_dropout,
+            residual_dropout=estimator.residual_dropout, pooling=_pooling(estimator),
+            bag=bag_of_words_module(estimator, task),
         )
 
-    def _positional_encoding(self) -> str:
-        """'auto' resolved: sequences of different lengths and texts may be longer at
-        predict than any training one, which learned positions cannot take."""
-        if self.positional_encoding != "auto":
-            return self.positional_encoding
-        return "sinusoidal" if self._masked() else "learned"
-
-    def _check_length(self, lengths: np.ndarray, fit: bool) -> None:
-        """Refuse sequences that make more than ``max_tokens`` tokens, or beyond the
-        learned positions at predict."""
-        longest = int(np.argmax(lengths))
-        n_steps = int(lengths[longest])
-        patch_size = (self._sequence_geometry()[0] if fit
-                      else self.net_.module_.tokenizer.patch_size)
-        n_tokens = -(-n_steps // patch_size)
-        if n_tokens > self.max_tokens:
-            texts = " (texts: TextSequencer(max_length=...))" if (
-                self.input_kind_ == "tokens") else ""
-            raise ValueError(
-                f"{type(self).__name__}: sample {longest} has {n_steps} steps, which make "
-                f"{n_tokens} tokens of patch_size={patch_size}, more than max_tokens="
-                f"{self.max_tokens} (attention costs grow with the square of the number "
-                f"of tokens). Use a larger patch_size (at least "
-                f"{-(-n_steps // self.max_tokens)}), cut the sequences{texts}, or raise "
-                "max_tokens."
-            )
-        if not fit:
-            self._check_positions(n_steps, self.net_.module_.tokenizer)
-
-    def _check_positions(self, n_timepoints: int, tokenizer) -> None:
-        """Refuse series with more patches than ``tokenizer``'s learned positional encodings."""
-        n_tokens = -(-int(n_timepoints) // tokenizer.patch_size)
-        if tokenizer.positions is None or n_tokens <= tokenizer.n_positions:
-            return
-        name = type(self).__name__
-        if not self._masked():
-            raise ValueError(
-                f"{name} was fitted on series of {self.input_shape_[1]} "
-                f"time steps ({tokenizer.n_positions} tokens); got {n_timepoints} time "
-                f"steps ({n_tokens} tokens), more than its learned positions. Use "
-                "positional_encoding='sinusoidal' to predict on longer series."
-            )
-        raise ValueError(
-            f"{name}: a sequence of {n_timepoints} steps makes {n_tokens} tokens of "
-            f"patch_size={tokenizer.patch_size}, more than the {tokenizer.n_positions} "
-            "learned positions (from the longest training sequence). Use "
-            "positional_encoding='sinusoidal' to take longer sequences, or cut them"
-            + (" (TextSequencer(max_length=...))." if self.input_kind_ == "tokens" else ".")
-        )
-
-    def _auto_rules_for_fit(self) -> AutoRules:
+    def auto_rules_for_fit(self, estimator) -> AutoRules:
         """Epoch budgets by input: longer for fixed-length series; for tables, a
         budget of token-steps and a cap on small tables."""
-        if self._fixed_series():
+        if _fixed_series(estimator):
             epochs = EpochBudget((AUTO_EPOCH_BOUNDS[0], AUTO_SERIES_MAX_EPOCHS), steps=AUTO_STEPS)
-        elif self.input_kind_ == "table":
-            encoder = self.encoder_
+        elif estimator.input_kind_ == "table":
+            encoder = estimator.encoder_
             n_tokens = (encoder.n_numeric + encoder.n_indicators
                         + len(encoder.cardinalities) + 1)
             epochs = EpochBudget(
@@ -361,42 +268,157 @@ class _TransformerArchitecture:
                 steps=max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens)),
                 few_rows_cap=(AUTO_SMALL_TABLE_ROWS, AUTO_SMALL_TABLE_MAX_EPOCHS))
         else:
-            return self._auto_rules
-        return replace(self._auto_rules, epochs=epochs)
+            return TRANSFORMER_RULES
+        return replace(TRANSFORMER_RULES, epochs=epochs)
 
-    def _patch_size(self, n_timepoints: int) -> int:
-        """``patch_size``, 'auto' resolved for training sequences of ``n_timepoints`` steps."""
-        if self.patch_size == "auto":
-            max_patches = AUTO_MAX_SERIES_PATCHES if self._fixed_series() else AUTO_MAX_PATCHES
-            return -(-n_timepoints // max_patches)
-        return self.patch_size
+    def autocast_dtype(self, estimator) -> torch.dtype | None:
+        return None if estimator.autocast is None else getattr(torch, estimator.autocast)
 
-    def _pooling(self) -> str:
-        """'auto' resolved: the mean for fixed-length series, [CLS] otherwise."""
-        if self.pooling != "auto":
-            return self.pooling
-        return "mean" if self._fixed_series() else "cls"
-
-    def _autocast_dtype(self) -> torch.dtype | None:
-        return None if self.autocast is None else getattr(torch, self.autocast)
-
-    def _attention_dropout(self) -> float:
-        if self.attention_dropout != "auto":
-            return self.attention_dropout
-        if self.input_kind_ == "table":
-            return AUTO_TABLE_ATTENTION_DROPOUT
-        return AUTO_ATTENTION_DROPOUT
-
-    def _n_blocks(self) -> int:
-        if self.n_blocks != "auto":
-            return self.n_blocks
-        return AUTO_SERIES_BLOCKS if self._fixed_series() else AUTO_BLOCKS
-
-    def _fixed_series(self) -> bool:
-        """Numeric series of one length (3-D X), where the series defaults apply."""
-        return self.input_kind_ == "series" and not self._masked()
-
-    def __sklearn_tags__(self):
-        tags = accept_inputs(super().__sklearn_tags__(), ARRAY_INPUT, TABLE_INPUT)
+    def tags(self, tags):
+        tags = super().tags(tags)
         tags.input_tags.sparse = True  # tables: sparse X is densified per minibatch
         return tags
+
+
+def _auto_input_kind(estimator, X) -> str:
+    if isinstance(X, TokenArray):
+        return "tokens"
+    shape = shape_of(X)
+    if (sequence_items(X) is not None or estimator.input_shape is not None
+            or (shape is not None and len(shape) >= 3)):
+        return "series"
+    return "table"
+
+
+def _masked(estimator) -> bool:
+    return getattr(estimator, "padding_mask_", False)
+
+
+def _check_series_shape(estimator, X) -> None:
+    """Refuse images and anything else that is not series or a table."""
+    name = type(estimator).__name__
+    shape = shape_of(X)
+    if shape is None or len(shape) < 2:
+        return
+    per_sample = (sample_shape(shape, estimator.input_shape, name)
+                  if len(shape) <= 4 else None)
+    if per_sample is None or len(per_sample) != 2:
+        raise ValueError(
+            f"{name} reads tables (2-D X) and time series {SERIES_LAYOUT}; got "
+            f"X of shape {shape}"
+            + ("" if per_sample is None else f", read as images of shape {per_sample}")
+            + ". Give series as 3-D X or 2-D X with input_shape=(n_timepoints,); "
+            "for images use CNNClassifier or CNNRegressor."
+        )
+
+
+def _sequence_geometry(estimator) -> tuple[int, int]:
+    """``(patch_size, n_timepoints)`` of the series tokenizer.
+
+    Fine-tuning on masked sequences keeps init_from's patches and positions
+    (its training length), whatever the length of the new data.
+    """
+    source = estimator.init_from
+    if source is not None and _masked(estimator) and getattr(source, "padding_mask_", False):
+        return source.net_.module_.tokenizer.patch_size, source.input_shape_[1]
+    n_timepoints = estimator.input_shape_[1]
+    return _patch_size(estimator, n_timepoints), n_timepoints
+
+
+def _positional_encoding(estimator) -> str:
+    """'auto' resolved: sequences of different lengths and texts may be longer at
+    predict than any training one, which learned positions cannot take."""
+    if estimator.positional_encoding != "auto":
+        return estimator.positional_encoding
+    return "sinusoidal" if _masked(estimator) else "learned"
+
+
+def _check_length(estimator, lengths: np.ndarray, fit: bool) -> None:
+    """Refuse sequences that make more than ``max_tokens`` tokens, or beyond the
+    learned positions at predict."""
+    longest = int(np.argmax(lengths))
+    n_steps = int(lengths[longest])
+    patch_size = (_sequence_geometry(estimator)[0] if fit
+                  else estimator.net_.module_.tokenizer.patch_size)
+    n_tokens = -(-n_steps // patch_size)
+    if n_tokens > estimator.max_tokens:
+        texts = " (texts: TextSequencer(max_length=...))" if (
+            estimator.input_kind_ == "tokens") else ""
+        raise ValueError(
+            f"{type(estimator).__name__}: sample {longest} has {n_steps} steps, which make "
+            f"{n_tokens} tokens of patch_size={patch_size}, more than max_tokens="
+            f"{estimator.max_tokens} (attention costs grow with the square of the number "
+            f"of tokens). Use a larger patch_size (at least "
+            f"{-(-n_steps // estimator.max_tokens)}), cut the sequences{texts}, or raise "
+            "max_tokens."
+        )
+    if not fit:
+        _check_positions(estimator, n_steps, estimator.net_.module_.tokenizer)
+
+
+def _check_positions(estimator, n_timepoints: int, tokenizer) -> None:
+    """Refuse series with more patches than ``tokenizer``'s learned positional encodings."""
+    n_tokens = -(-int(n_timepoints) // tokenizer.patch_size)
+    if tokenizer.positions is None or n_tokens <= tokenizer.n_positions:
+        return
+    name = type(estimator).__name__
+    if not _masked(estimator):
+        raise ValueError(
+            f"{name} was fitted on series of {estimator.input_shape_[1]} "
+            f"time steps ({tokenizer.n_positions} tokens); got {n_timepoints} time "
+            f"steps ({n_tokens} tokens), more than its learned positions. Use "
+            "positional_encoding='sinusoidal' to predict on longer series."
+        )
+    raise ValueError(
+        f"{name}: a sequence of {n_timepoints} steps makes {n_tokens} tokens of "
+        f"patch_size={tokenizer.patch_size}, more than the {tokenizer.n_positions} "
+        "learned positions (from the longest training sequence). Use "
+        "positional_encoding='sinusoidal' to take longer sequences, or cut them"
+        + (" (TextSequencer(max_length=...))." if estimator.input_kind_ == "tokens" else ".")
+    )
+
+
+def _patch_size(estimator, n_timepoints: int) -> int:
+    """``patch_size``, 'auto' resolved for training sequences of ``n_timepoints`` steps."""
+    if estimator.patch_size == "auto":
+        max_patches = AUTO_MAX_SERIES_PATCHES if _fixed_series(estimator) else AUTO_MAX_PATCHES
+        return -(-n_timepoints // max_patches)
+    return estimator.patch_size
+
+
+def _pooling(estimator) -> str:
+    """'auto' resolved: the mean for fixed-length series, [CLS] otherwise."""
+    if estimator.pooling != "auto":
+        return estimator.pooling
+    return "mean" if _fixed_series(estimator) else "cls"
+
+
+def _attention_dropout(estimator) -> float:
+    if estimator.attention_dropout != "auto":
+        return estimator.attention_dropout
+    if estimator.input_kind_ == "table":
+        return AUTO_TABLE_ATTENTION_DROPOUT
+    return AUTO_ATTENTION_DROPOUT
+
+
+def _n_blocks(estimator) -> int:
+    if estimator.n_blocks != "auto":
+        return estimator.n_blocks
+    return AUTO_SERIES_BLOCKS if _fixed_series(estimator) else AUTO_BLOCKS
+
+
+def _fixed_series(estimator) -> bool:
+    """Numeric series of one length (3-D X), where the series defaults apply."""
+    return estimator.input_kind_ == "series" and not _masked(estimator)
+
+
+def _adapter(estimator):
+    """The input adapter of the kind of X seen in fit."""
+    if estimator.input_kind_ == "table":
+        return TABLE_INPUT
+    if estimator.input_kind_ == "tokens":
+        return TOKEN_INPUT
+    return MASKED_SEQUENCE_INPUT if _masked(estimator) else ARRAY_INPUT
+
+
+TRANSFORMER_ARCHITECTURE = TransformerArchitecture()

@@ -380,7 +380,8 @@ class _Decoder:
         params = {str(key): self._callbacks(value, cls.__name__) if key == "callbacks"
                   else self.decode(value) for key, value in node["params"].items()}
         # A parameter added after the file was written: what the file's model did.
-        for key, value in getattr(cls, "_params_before_added", {}).items():
+        architecture = getattr(cls, "_architecture", None)
+        for key, value in getattr(architecture, "params_before_added", {}).items():
             params.setdefault(key, value)
         estimator = cls(**params)
         self._estimators[node["id"]] = estimator

@@ -21,6 +21,8 @@ _PUBLIC = {
     "MLPClassifier": "sknn._estimators._mlp",
     "MLPRegressor": "sknn._estimators._mlp",
     "RNNClassifier": "sknn._estimators._rnn",
+    "ResNetClassifier": "sknn._estimators._resnet",
+    "ResNetRegressor": "sknn._estimators._resnet",
     "RNNRegressor": "sknn._estimators._rnn",
     "TransformerClassifier": "sknn._estimators._transformer",
     "TransformerRegressor": "sknn._estimators._transformer",
@@ -47,6 +49,8 @@ __all__ = [
     "MLPRegressor",
     "RNNClassifier",
     "RNNRegressor",
+    "ResNetClassifier",
+    "ResNetRegressor",
     "TransformerClassifier",
     "TransformerRegressor",
     "__version__",
@@ -80,6 +84,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read
     from sknn._estimators._cnn import CNNClassifier, CNNRegressor
     from sknn._estimators._distill import DistilledClassifier, DistilledRegressor
     from sknn._estimators._mlp import MLPClassifier, MLPRegressor
+    from sknn._estimators._resnet import ResNetClassifier, ResNetRegressor
     from sknn._estimators._rnn import RNNClassifier, RNNRegressor
     from sknn._estimators._transformer import TransformerClassifier, TransformerRegressor
     from sknn._io._persistence import load, save

@@ -11,6 +11,8 @@ from sknn import (
     DistilledRegressor,
     MLPClassifier,
     MLPRegressor,
+    ResNetClassifier,
+    ResNetRegressor,
     RNNClassifier,
     RNNRegressor,
     TransformerClassifier,
@@ -60,6 +62,15 @@ TRANSFORMER_CHECKED = {"d_token": 16, "n_blocks": 1, "n_heads": 2, "attention_dr
                        "n_threads": 1}
 ESTIMATORS += [TransformerClassifier(**TRANSFORMER_CHECKED),
                TransformerRegressor(**TRANSFORMER_CHECKED)]
+
+
+# ResNets narrow, per-row normalized (batch norm mixes the rows of a batch, so
+# weighted rows could not train exactly as repeated ones), without dropout (masks
+# differ between weighted and repeated rows), full-batch, and with a rate that
+# fits the checks' small data in its 50 epochs.
+RESNET_CHECKED = {"width": 16, "n_blocks": 1, "dropout": 0.0, "normalization": "layer",
+                  "batch_size": 256, "learning_rate_init": 1e-2, "n_threads": 1}
+ESTIMATORS += [ResNetClassifier(**RESNET_CHECKED), ResNetRegressor(**RESNET_CHECKED)]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda estimator: {})

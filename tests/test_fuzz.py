@@ -48,6 +48,8 @@ from sknn import (
     CNNRegressor,
     MLPClassifier,
     MLPRegressor,
+    ResNetClassifier,
+    ResNetRegressor,
     RNNClassifier,
     RNNRegressor,
 )
@@ -66,6 +68,7 @@ MLP = {**COMMON, "hidden_layer_sizes": (4,), "ensemble_size": 2}
 CNN = {**COMMON, "n_filters": (2,), "kernel_size": 3}
 RNN = {**COMMON, "hidden_size": 4}
 TRANSFORMER = {**COMMON, "d_token": 4, "n_heads": 1, "n_blocks": 1}
+RESNET = {**COMMON, "width": 4, "n_blocks": 1}
 STUDENT = {**MLP, "ensemble_size": 1}
 
 TABLE, FRAME, SERIES, IMAGE, SEQUENCES = "table", "frame", "series", "image", "sequences"
@@ -83,6 +86,8 @@ class Spec:
 SPECS = {
     "MLPClassifier": Spec(lambda: MLPClassifier(**MLP), (TABLE, FRAME), "classifier"),
     "MLPRegressor": Spec(lambda: MLPRegressor(**MLP), (TABLE, FRAME), "regressor"),
+    "ResNetClassifier": Spec(lambda: ResNetClassifier(**RESNET), (TABLE, FRAME), "classifier"),
+    "ResNetRegressor": Spec(lambda: ResNetRegressor(**RESNET), (TABLE, FRAME), "regressor"),
     "CNNClassifier": Spec(lambda: CNNClassifier(**CNN), (TABLE, SERIES, IMAGE), "classifier"),
     "CNNRegressor": Spec(lambda: CNNRegressor(**CNN), (TABLE, SERIES, IMAGE), "regressor"),
     "RNNClassifier": Spec(lambda: RNNClassifier(**RNN), (TABLE, SERIES, SEQUENCES),

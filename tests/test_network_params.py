@@ -23,6 +23,8 @@ from sknn import (
     CNNRegressor,
     MLPClassifier,
     MLPRegressor,
+    ResNetClassifier,
+    ResNetRegressor,
     RNNClassifier,
     RNNRegressor,
     TransformerClassifier,
@@ -79,6 +81,12 @@ FAMILIES = {
                         ("bag_of_words", False, "tokens", dict(bag_of_words_C=1.0)),
                         ("bag_of_words_C", 0.5, "tokens", dict(bag_of_words_C=1.0)),
                     ]),
+    "ResNet": ((ResNetClassifier, ResNetRegressor), dict(width=6, n_blocks=1), "table", [
+        ("width", 4), ("n_blocks", 2), ("hidden_factor", 1.0), ("dropout", 0.1),
+        ("residual_dropout", 0.1), ("normalization", "layer"), ("categorical_features", [3]),
+        ("numeric_transform", "standard"), ("numeric_embedding", "periodic"),
+        ("dtype", "float32"),
+    ]),
     "Autoencoder": ((AutoencoderTransformer,), dict(n_components=2, hidden_layer_sizes=(4,)),
                     "table", [
                         ("n_components", 3), ("hidden_layer_sizes", (6,)),

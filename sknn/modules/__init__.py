@@ -18,6 +18,7 @@ from sknn.modules.cnn import (
 )
 from sknn.modules.ensemble import EnsembleMLP
 from sknn.modules.mlp import MLP, make_activation
+from sknn.modules.resnet import TabularResNet, TabularResNetBlock
 from sknn.modules.rnn import RNN, SequencePooling, with_mask
 from sknn.modules.tabular import (
     PeriodicEmbedding,
@@ -47,6 +48,8 @@ __all__ = [
     "ResidualBlock",
     "SeriesAugment",
     "use_layer_norm",
+    "TabularResNet",
+    "TabularResNetBlock",
     "RNN",
     "SequencePooling",
     "with_mask",

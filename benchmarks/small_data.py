@@ -20,6 +20,10 @@ the Transformer's on tables of fewer than 900 training rows) and with each cap l
 to the family's upper bound (the rule before them), so the two columns differ
 in nothing else. ``--cnn-cap N`` tries another value of the CNN's cap.
 
+``--compare-float64`` fits each estimator twice per seed, interleaved: with its
+family's ``dtype='auto'`` rule and with float64 for inputs of at most 10,000
+values (the base's rule, which the Transformer had before issue 26's last step).
+
 ``--check-estimator`` instead times scikit-learn's ``check_estimator`` on each
 public estimator with its default parameters. Run from the project root::
 
@@ -122,8 +126,23 @@ def fit_once(family, task, dataset, seed, threads):
     return seconds, estimator.score(X_test, y_test), estimator.n_iter_, dtype
 
 
+def float64_limit(family, rule):
+    """The family's float64 limit of dtype='auto': its own, or the base's 10,000 values."""
+    import dataclasses
+
+    import sknn
+
+    architecture = getattr(sknn, f"{family}Classifier")._architecture
+    if not hasattr(architecture, "own_rules"):
+        architecture.own_rules = architecture.auto_rules
+    architecture.auto_rules = (architecture.own_rules if rule != "float64" else
+                               dataclasses.replace(architecture.own_rules,
+                                                   float64_max_values=10_000))
+
+
 def run_grid(args):
-    rules = ("capped", "before") if args.compare_caps else ("capped",)
+    rules = (("capped", "before") if args.compare_caps else
+             ("capped", "float64") if args.compare_float64 else ("capped",))
     configs = [(family, task, dataset, rule) for task in args.tasks
                for family in args.families for dataset in DATASETS[task]
                if dataset in args.datasets for rule in rules]
@@ -131,7 +150,8 @@ def run_grid(args):
     for seed in range(args.seeds):
         rotated = configs[seed % len(configs):] + configs[:seed % len(configs)]
         for config in rotated:
-            epoch_caps(config[3] == "capped", args.cnn_cap)
+            epoch_caps(config[3] != "before", args.cnn_cap)
+            float64_limit(config[0], config[3])
             result = fit_once(*config[:3], seed, args.threads)
             results[config].append(result)
             print(f"# seed {seed} {config}: {result[0]:.2f} s, score {result[1]:.4f}, "
@@ -185,6 +205,9 @@ def main(argv=None):
     parser.add_argument("--check-estimator", action="store_true")
     parser.add_argument("--compare-caps", action="store_true")
     parser.add_argument("--cnn-cap", type=int, default=None)
+    parser.add_argument("--compare-float64", action="store_true",
+                        help="the families' own dtype='auto' rule against float64 for "
+                             "inputs of at most 10,000 values (the rule before)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(_environment.describe_environment())

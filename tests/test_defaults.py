@@ -297,7 +297,8 @@ def test_transformer_attention_dropout_auto_is_none_on_tables_and_the_papers_els
 
 
 def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
-    """What a default fit on iris trains: float64 but for the CNN, and bounded epochs."""
+    """What a default fit on iris trains: float64 but for the CNN and Transformer, and
+    bounded epochs."""
     from sklearn.datasets import load_iris
 
     from sknn import CNNClassifier, RNNClassifier, TransformerClassifier
@@ -309,7 +310,7 @@ def test_a_150_row_float64_table_resolves_these_epochs_and_dtypes():
         MLPClassifier: (torch.float64, 128, 50),      # 400,000 rows / 150, at most 50
         CNNClassifier: (torch.float32, 15, 30),       # 4 values: at most 30 epochs
         RNNClassifier: (torch.float64, 32, 100),      # max_iter=100
-        TransformerClassifier: (torch.float64, 16, 30),  # under 1,000 rows: 30
+        TransformerClassifier: (torch.float32, 16, 30),  # under 900 rows: 30
     }
     for estimator, (dtype, batch_size, epochs) in expected.items():
         model = estimator(max_iter=1, n_threads=1, random_state=0).fit(X[::5], y[::5])

@@ -232,6 +232,10 @@ class SknnNet(NeuralNet):
                 named_parameters=list(self.get_all_learnable_params()),
                 batch=batch, training=True,
             )
+        # Not skorch's GradientNormClipping: it acts on on_grad_computed, which
+        # skorch's step notifies every step with every parameter; this step
+        # notifies it only when a callback listens (_notify_grad), so that a fit
+        # without one skips the notify, and clipping is this one line instead.
         if self.clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.clip_grad_norm)
         optimizer.step()
@@ -409,6 +413,12 @@ def _mean_loss(losses: list[torch.Tensor], batch_rows: list[int]) -> float:
     return float(stacked.dot(rows) / rows.sum())
 
 
+# Not skorch's EarlyStopping(load_best=True): it stops after ``patience`` epochs
+# without an improvement of ``threshold`` and moves its best only on such an
+# improvement; scikit-learn's n_iter_no_change/tol (which sknn's parameters are)
+# stops after n_iter_no_change + 1 stalled epochs and moves the best on any lower
+# loss, so the two stop at other epochs on the same curve. This one also tells a
+# diverged fit (net.diverged_), the best epoch, and is switched off for partial_fit.
 class ConvergenceMonitor(Callback):
     """Stop when the monitored quantity stalls; keep and restore the best weights.
 
@@ -463,6 +473,11 @@ class ConvergenceMonitor(Callback):
         self.best_state_ = None
 
 
+# Not skorch's LRScheduler(step_every='batch') over a torch scheduler: that holds a
+# torch scheduler object (a LambdaLR's closure, OneCycleLR's own state) which
+# sknn's safe files cannot store without pickle; this one's state is three
+# numbers, and it restarts over a warm start's epochs and holds the rate for
+# partial_fit (hold), which torch's schedulers do not.
 class StepSchedule(Callback):
     """Per-batch learning-rate schedule over a fixed number of steps.
 

@@ -12,6 +12,9 @@ from skorch.callbacks import Callback
 DEFAULT_KEYS = ("train_loss", "valid_loss", "valid_score")
 
 
+# Not skorch's ProgressBar: it draws one bar per epoch that advances every batch
+# (thousands of refreshes a fit on large tables); sknn shows one bar for the
+# whole fit that advances per epoch, with the epoch's scores.
 class EpochProgressBar(Callback):
     """tqdm progress bar that advances once per epoch.
 

@@ -129,10 +129,14 @@ def _without_trailing_padding(X: np.ndarray) -> np.ndarray:
     return X[:, :, :max(1, int(sequence_lengths(X[:, -1] != 0).max()))]
 
 
+# dtype='auto' trains in float32: attention and the feed-forward layers took
+# 1.3-2x as long per fit in float64 on 200-row tables, and scored the same
+# (benchmarks/RESULTS.md, "Small data").
 TRANSFORMER_RULES = AutoRules(
     batch=BatchRule(*AUTO_BATCH_BOUNDS, divisor=10),
     epochs=EpochBudget(AUTO_EPOCH_BOUNDS, steps=AUTO_STEPS),
-    patience=PatienceRule(training_loss=AUTO_PATIENCE_TRAINING_LOSS))
+    patience=PatienceRule(training_loss=AUTO_PATIENCE_TRAINING_LOSS),
+    float64_max_values=0)
 
 
 class TransformerArchitecture(Architecture):
@@ -268,8 +272,8 @@ class TransformerArchitecture(Architecture):
                 steps=max(AUTO_TABLE_MIN_STEPS, -(-AUTO_TABLE_TOKEN_STEPS // n_tokens)),
                 few_rows_cap=(AUTO_SMALL_TABLE_ROWS, AUTO_SMALL_TABLE_MAX_EPOCHS))
         else:
-            return TRANSFORMER_RULES
-        return replace(TRANSFORMER_RULES, epochs=epochs)
+            return self.auto_rules
+        return replace(self.auto_rules, epochs=epochs)
 
     def autocast_dtype(self, estimator) -> torch.dtype | None:
         return None if estimator.autocast is None else getattr(torch, estimator.autocast)

@@ -17,6 +17,10 @@ from sknn._io._persistence import read_file, warn_about_versions, write_file
 from sknn._utils._registry import dropped_from_files
 
 
+# Not skorch's Checkpoint and LoadInitState: they write with pickle or
+# torch.save, which a safe model file must not need to read, and restore no
+# random generators or schedule, so a resumed fit would not end as the
+# uninterrupted one does (this one does, bit for bit on the CPU).
 @dropped_from_files("sknn._checkpoint.Checkpoint")
 class Checkpoint(Callback):
     """Save the training state every few epochs; a fit that crashed resumes from it.

@@ -265,6 +265,8 @@ def _recurrent_layers(prefix: str, rnn: nn.RNNBase) -> list[list[str]]:
     return [by_layer[i] for i in sorted(by_layer)]
 
 
+# Not skorch's Freezer and Unfreezer: they unfreeze at a fixed epoch only; this
+# phase also ends when the score stalls, and its state is saved with the model.
 class FreezeLayers(Callback):
     """Keep the named parameters fixed for the first ``epochs`` epochs of training.
 

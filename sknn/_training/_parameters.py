@@ -180,9 +180,10 @@ _TABLE = [
         in float64, as exactly as scikit-learn (integer sample weights then
         equal repeated rows to about 1e-15, against about 1e-5 in float32, so
         scikit-learn's sample-weight checks pass), and everything else in
-        float32, the fast type on CPUs and GPUs. The CNNs train in float32
-        under 'auto' whatever the size: float64 convolutions have no oneDNN
-        kernels and took 3.8x as long per step on iris (benchmarks/RESULTS.md,
+        float32, the fast type on CPUs and GPUs. The CNNs and Transformers
+        train in float32 under 'auto' whatever the size: float64 convolutions
+        have no oneDNN kernels and took 3.8x as long per step on iris, float64
+        attention 1.3-2x as long per fit on small tables (benchmarks/RESULTS.md,
         "Small data"); ask for 'float64' where exactness matters more."""),
     Param("adversarial_epsilon", None,
           [None, Interval(Real, 0, None, closed="neither")],

@@ -16,6 +16,7 @@ from helpers import refusal_pattern, rewrite_sknn_file
 from numpy.testing import assert_array_equal
 from safetensors import safe_open
 from safetensors.torch import save_file
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
@@ -441,6 +442,20 @@ def test_a_model_saved_for_cuda_loads_onto_the_cpu(tmp_path):
                        r"machine \(MLPClassifier: device='cuda' was requested but CUDA is not "
                        r"available here; use device='auto' or 'cpu'\.\)\."):
         sknn.load(path, device="cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_model_loaded_off_its_gpu_continues_training_where_its_network_is(tmp_path):
+    estimator = MLPClassifier(**MLP_FAST, warm_start=True).fit(TABLE, LABELS)
+    estimator.set_params(device="cuda")  # as saved from a GPU machine
+    sknn.save(estimator, tmp_path / "gpu.sknn")
+    with pytest.warns(UserWarning, match="loaded onto the CPU"):
+        loaded = sknn.load(tmp_path / "gpu.sknn")
+    loaded.fit(TABLE, LABELS)  # a warm start: the network stays on device_
+    assert loaded.n_iter_ == 6 and loaded.device_ == torch.device("cpu")
+    with pytest.raises(ValueError, match="device='cuda' was requested but CUDA is not "
+                       "available here"):
+        clone(loaded).fit(TABLE, LABELS)  # a new network goes where device says
 
 
 def test_load_onto_a_requested_device(tmp_path):

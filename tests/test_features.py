@@ -124,3 +124,32 @@ def test_the_feature_order_is_the_documented_one():
                  "callbacks", "prepare_net", "before_training", "after_training",
                  "set_fitted_attributes", "after_clone"):
         assert f"``{hook}``" in documented, hook
+
+
+def test_estimators_pickled_before_clip_grad_norm_existed_still_work():
+    import pickle
+
+    X, y = _series()
+    model = sknn.MLPClassifier(max_iter=1, random_state=0).fit(X, y)
+    del model.__dict__["clip_grad_norm"]  # as pickled before the parameter was added
+    revived = pickle.loads(pickle.dumps(model))
+    assert revived.get_params()["clip_grad_norm"] is None
+    revived.set_params(warm_start=True).fit(X, y)
+    assert revived.n_iter_ == 2
+
+
+def test_a_refused_combination_leaves_a_new_fit_unfitted_and_a_continued_one_as_it_was():
+    X, y = _series()
+    model = sknn.MLPClassifier(max_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="does not combine"):
+        model.set_params(dp_epsilon=1.0, adversarial_epsilon=0.1).fit(X[:, :3], y)
+    assert not hasattr(model, "net_")  # a new fit failed: nothing fitted is left
+
+
+def test_a_continued_network_keeps_freezing_without_its_source():
+    X, y = _series()
+    source = sknn.MLPClassifier(max_iter=1, random_state=0).fit(X, y)
+    tuned = sknn.MLPClassifier(max_iter=2, init_from=source, freeze_epochs=1,
+                               warm_start=True, random_state=0).fit(X, y)
+    tuned.set_params(init_from=None).fit(X, y)  # continues; only a new network needs it
+    assert tuned.n_iter_ == 4

@@ -79,6 +79,8 @@ class BaseNeuralEstimator(BaseEstimator):
     # adapter, training features and 'auto' rules. Estimators without one (the
     # autoencoder) define what they need themselves.
     _architecture: Architecture = Architecture()
+    # A parameter added after estimators were pickled: what those estimators did.
+    clip_grad_norm = None
 
     @property
     def _family(self) -> str:
@@ -222,10 +224,11 @@ class BaseNeuralEstimator(BaseEstimator):
     # -- fit ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, classes=None, incremental=False, task=None):
         """Fit; ``task`` replaces the one ``_make_task`` learns from y (distillation)."""
-        check_combination(self, self._features)
         continuing = continues_network(self, incremental)
         snapshot = self._snapshot() if continuing else None
         try:
+            # What a feature needs (freezing: init_from) only for a new network.
+            check_combination(self, self._features, new_network=not continuing)
             with contextlib.ExitStack() as contexts:
                 for feature in self._features:
                     contexts.enter_context(feature.fit_context(self))

@@ -147,9 +147,9 @@ def check_rebuilds(estimator, caller: str = "sknn.save") -> None:
 
 def _structure_difference(estimator) -> str | None:
     """How the network the parameters build differs from the fitted one (keys, shapes)."""
-    # On the meta device: shapes without memory, however large the network. A
-    # fine-tuned estimator's factory copies init_from's weights into it, which
-    # torch warns is a no-op on meta tensors: only the shapes matter here.
+    # On the meta device: shapes without memory, however large the network
+    # (torch warns that copying weights onto meta tensors is a no-op: only the
+    # shapes matter here).
     with torch.device("meta"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*to a meta parameter.*",
                                 category=UserWarning)

@@ -198,10 +198,10 @@ def load(path, *, device=None, trusted=None):
     path : str or path-like
         A file written by :func:`save`.
     device : str, torch.device or None, default=None
-        Where to put the networks, which also becomes their ``device``
-        parameter: 'cpu', 'cuda', 'cuda:N' or 'auto'. None keeps the saved
-        ``device`` parameter; a model saved with a CUDA device loads onto the
-        CPU (with a warning) on a machine without one.
+        Where to put the networks: 'cpu', 'cuda', 'cuda:N' or 'auto' (their
+        ``device_``; the ``device`` parameter keeps what was saved). None:
+        where the saved ``device`` parameter says; a model saved with a CUDA
+        device loads onto the CPU (with a warning) on a machine without one.
     trusted : list of str or type, default=None
         Types the scikit-learn part of the file may hold besides those skops
         trusts by default, by full name (as the refusal lists them) or as

@@ -16,10 +16,11 @@ feature in that order, at these points:
    the training loss);
 5. ``build_module`` and ``callbacks``: a new network (fine-tuning loads
    ``init_from``'s weights; layer freezing adds its callback);
-6. ``prepare_net``: every fit and ``partial_fit`` call, active or not (each
-   feature sets or clears what the net's training step runs for it);
-7. ``before_training`` / ``after_training``: a new network, around gradient
-   descent (the bag-of-words branch is fitted in closed form);
+6. ``before_training``: a new network, before gradient descent (the
+   bag-of-words branch is fitted in closed form);
+7. ``prepare_net``: every fit and ``partial_fit`` call, active or not (each
+   feature sets or clears what the net's training step runs for it), then
+   ``after_training``: a new network that did not diverge;
 8. ``set_fitted_attributes``: after training (privacy's ``epsilon_``).
 
 ``after_clone`` runs when :func:`sklearn.base.clone` copies the estimator
@@ -115,15 +116,17 @@ class TrainingFeature:
         """:func:`sklearn.base.clone` made ``cloned`` from ``estimator``'s parameters."""
 
 
-def check_combination(estimator, features) -> None:
+def check_combination(estimator, features, new_network: bool = True) -> None:
     """Refuse features switched on without those they need or with those they exclude.
 
-    Raises ``ValueError`` naming the estimator, both settings and the reason.
+    What a feature needs is checked for a new network only (a continued one
+    keeps what it was built from). Raises ``ValueError`` naming the estimator,
+    both settings and the reason.
     """
     on = {feature.name: feature for feature in features if feature.active(estimator)}
     name = type(estimator).__name__
     for feature in on.values():
-        for needed, reason in feature.needs.items():
+        for needed, reason in (feature.needs.items() if new_network else ()):
             if needed not in on:
                 raise ValueError(f"{name}: {feature.setting(estimator)} {reason}")
         for excluded, reason in feature.excludes.items():

@@ -6,7 +6,7 @@ entries with :func:`constraints`, their docstrings with
 :func:`sknn._core._docs.param_docs`, and ``tests/test_parameters.py`` checks
 that every explicit ``__init__`` (scikit-learn requires them) has the table's
 default, constraint and docstring entry, or declares where it differs
-(``_family_defaults``).
+(its architecture's ``family_defaults``, ``family_constraints``, ``family_docs``).
 
 Parameters whose default is chosen per family (the learning rate, the batch
 size, the epochs) have ``default=PER_FAMILY`` and are documented by each
@@ -248,8 +248,8 @@ _TABLE = [
     clip_grad_norm : float or None, default=None
         Clip the global gradient norm to this value before each step
         (gradient clipping, against exploding gradients); None: no clipping.
-        Not with ``dp_epsilon``, whose DP-SGD clips each row's gradient
-        (``dp_max_grad_norm``)."""),
+        Not with ``dp_epsilon`` (where a family offers it): DP-SGD clips each
+        row's gradient (``dp_max_grad_norm``)."""),
 ]
 PARAMETERS: dict[str, Param] = {param.name: param for param in _TABLE}
 
